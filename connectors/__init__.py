@@ -1,0 +1,1 @@
+"""What talks to the outside world: the reference producer client for upstream systems."""

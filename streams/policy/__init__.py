@@ -1,0 +1,1 @@
+"""The pure decision core: no Faust, no Kafka. Records in, verdicts out."""

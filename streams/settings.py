@@ -1,0 +1,191 @@
+"""The one settings object: typed, frozen, read from the environment in one place.
+
+Every field documents itself in its metadata (`env`, `doc`); `consentgate config` prints them and
+`docs/configuration.md` is generated from them. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from streams.policy.config import PolicyConfig
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value its field cannot take."""
+
+
+def _env(name: str, doc: str) -> dict[str, str]:
+    return {"env": name, "doc": doc}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a consentgate process is configured with."""
+
+    kafka_bootstrap_servers: str = field(
+        default="127.0.0.1:9092",
+        metadata=_env("KAFKA_BOOTSTRAP_SERVERS", "Kafka bootstrap servers, host:port[,host:port]."),
+    )
+    schema_registry_url: str = field(
+        default="http://127.0.0.1:8081/apis/ccompat/v7",
+        metadata=_env("SCHEMA_REGISTRY_URL", "Confluent-compatible schema registry base URL."),
+    )
+    app_id: str = field(
+        default="consentgate",
+        metadata=_env(
+            "CONSENTGATE_APP_ID",
+            "Faust application id: the consumer group and the prefix of changelog topics.",
+        ),
+    )
+    topic_prefix: str = field(
+        default="",
+        metadata=_env(
+            "CONSENTGATE_TOPIC_PREFIX",
+            "Prefix put before every topic name (lets several gates share one cluster).",
+        ),
+    )
+    partitions: int = field(
+        default=6,
+        metadata=_env(
+            "CONSENTGATE_PARTITIONS",
+            "Partitions of the co-partitioned recipient topics when consentgate creates them.",
+        ),
+    )
+    replication_factor: int = field(
+        default=1,
+        metadata=_env("CONSENTGATE_REPLICATION_FACTOR", "Replication factor of created topics."),
+    )
+    data_dir: Path = field(
+        default=Path(".consentgate/worker"),
+        metadata=_env(
+            "CONSENTGATE_DATA_DIR",
+            "Worker data directory (RocksDB tables). Two workers on one machine need two.",
+        ),
+    )
+    store: str = field(
+        default="rocksdb://",
+        metadata=_env("CONSENTGATE_STORE", "Table store URL: rocksdb:// or memory://."),
+    )
+    web_bind: str = field(
+        default="127.0.0.1",
+        metadata=_env("CONSENTGATE_WEB_BIND", "Address the worker's HTTP server (/metrics) binds."),
+    )
+    web_port: int = field(
+        default=6066,
+        metadata=_env("CONSENTGATE_WEB_PORT", "Port of the worker's HTTP server (/metrics)."),
+    )
+    ordering_max_wait: timedelta = field(
+        default=timedelta(seconds=5),
+        metadata=_env(
+            "CONSENTGATE_ORDERING_MAX_WAIT_S",
+            "Longest an intent is held for read-your-opt-outs before it is denied, in seconds.",
+        ),
+    )
+    state_dir: Path = field(
+        default=Path(".consentgate/stack"),
+        metadata=_env(
+            "CONSENTGATE_STATE_DIR", "Where the embedded local stack keeps jars, data, logs, pids."
+        ),
+    )
+    kafka_port: int = field(
+        default=9092, metadata=_env("CONSENTGATE_KAFKA_PORT", "Embedded stack: Kafka broker port.")
+    )
+    kafka_controller_port: int = field(
+        default=9093,
+        metadata=_env("CONSENTGATE_KAFKA_CONTROLLER_PORT", "Embedded stack: KRaft controller port."),
+    )
+    registry_port: int = field(
+        default=8081,
+        metadata=_env("CONSENTGATE_REGISTRY_PORT", "Embedded stack: schema registry port."),
+    )
+    kafka_version: str = field(
+        default="4.2.0",
+        metadata=_env("CONSENTGATE_KAFKA_VERSION", "Embedded stack: Apache Kafka version (Maven)."),
+    )
+    registry_version: str = field(
+        default="2.6.13.Final",
+        metadata=_env(
+            "CONSENTGATE_REGISTRY_VERSION",
+            "Embedded stack: Apicurio Registry version (Maven); 3.x needs Java 21.",
+        ),
+    )
+    log_level: str = field(
+        default="info", metadata=_env("CONSENTGATE_LOG_LEVEL", "Log level of consentgate processes.")
+    )
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: the process environment)."""
+        source = os.environ if environ is None else environ
+        return _load(cls, source)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(raw: str, kind: Any, name: str) -> Any:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if kind is Path:
+            return Path(raw)
+        if kind is timedelta:
+            seconds = float(raw)
+            if seconds < 0:
+                raise ValueError("must not be negative")
+            return timedelta(seconds=seconds)
+        if kind == frozenset[str]:
+            return frozenset(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+def _load(cls: Any, environ: Mapping[str, str]) -> Any:
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls):
+        kind = hints[spec.name]
+        if dataclasses.is_dataclass(kind):
+            values[spec.name] = _load(kind, environ)
+            continue
+        env_name = spec.metadata.get("env")
+        if env_name and env_name in environ and environ[env_name] != "":
+            values[spec.name] = _parse(environ[env_name], kind, env_name)
+    return cls(**values)
+
+
+def documented_fields(cls: Any = Settings) -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, nested ones included."""
+    rows: list[tuple[str, str, str]] = []
+    hints = get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        kind = hints[spec.name]
+        if dataclasses.is_dataclass(kind):
+            rows.extend(documented_fields(kind))
+            continue
+        default = spec.default
+        if isinstance(default, timedelta):
+            shown = f"{default.total_seconds():g}"
+        elif isinstance(default, frozenset):
+            shown = ",".join(sorted(default))
+        else:
+            shown = str(default)
+        rows.append((spec.metadata["env"], shown, spec.metadata["doc"]))
+    return rows

@@ -1,0 +1,87 @@
+"""The one topic registry: every topic consentgate reads or writes, its key and its value schema.
+
+Nothing else in the code base spells a topic name. Tests and several gates on one cluster give a
+prefix (`Settings.topic_prefix`), and every name follows from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: its base name, what its key is, and the Avro schema of its values."""
+
+    base: str
+    key: str
+    schema: str
+    recipient_keyed: bool = False
+    compacted: bool = False
+    doc: str = ""
+
+    def name(self, prefix: str = "") -> str:
+        return f"{prefix}{self.base}"
+
+
+CONSENT = TopicSpec(
+    "consent-events",
+    key="normalized address (UTF-8)",
+    schema="consent",
+    recipient_keyed=True,
+    doc="Consent grants and confirmations, from connectors.",
+)
+OPTOUT = TopicSpec(
+    "optout-events",
+    key="normalized address (UTF-8)",
+    schema="optout",
+    recipient_keyed=True,
+    doc="Opt-outs, from connectors.",
+)
+PARTNER = TopicSpec(
+    "partner-agreements",
+    key="party id (UTF-8)",
+    schema="partner",
+    compacted=False,
+    doc="Signed and revoked partner agreements, from admin tooling.",
+)
+INTENTS = TopicSpec(
+    "send-intents",
+    key="normalized address (UTF-8)",
+    schema="intent",
+    recipient_keyed=True,
+    doc="Messages about to go out, from upstream producers.",
+)
+VERDICTS = TopicSpec(
+    "verdicts",
+    key="intent id (UTF-8)",
+    schema="verdict",
+    doc="One allow or deny per intent; the delivery side reads it.",
+)
+VIOLATIONS = TopicSpec(
+    "violations",
+    key="intent id (UTF-8)",
+    schema="violation",
+    doc="One record per denied intent, for the compliance team.",
+)
+DEAD_LETTERS = TopicSpec(
+    "dead-letters",
+    key="source key, as received",
+    schema="dead_letter",
+    doc="What could not be decoded or validated, with where it came from.",
+)
+
+ALL: tuple[TopicSpec, ...] = (CONSENT, OPTOUT, PARTNER, INTENTS, VERDICTS, VIOLATIONS, DEAD_LETTERS)
+RECIPIENT_TOPICS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.recipient_keyed)
+INPUTS: tuple[TopicSpec, ...] = (CONSENT, OPTOUT, PARTNER, INTENTS)
+OUTPUTS: tuple[TopicSpec, ...] = (VERDICTS, VIOLATIONS, DEAD_LETTERS)
+
+BY_BASE: dict[str, TopicSpec] = {t.base: t for t in ALL}
+
+# The `type` of a record in a scenario file, and the topic it travels on.
+TOPIC_OF_RECORD_TYPE: dict[str, TopicSpec] = {
+    "consent": CONSENT,
+    "optout": OPTOUT,
+    "partner": PARTNER,
+    "intent": INTENTS,
+}
