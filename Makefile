@@ -55,7 +55,7 @@ stack-status: $(INSTALLED)
 	$(BIN)/consentgate stack status
 
 dashboards: $(INSTALLED)
-	$(BIN)/python -m grafana.generate
+	$(BIN)/python grafana/build_dashboards.py
 
 docs: $(INSTALLED)
 	$(BIN)/consentgate config --markdown > docs/configuration.md
