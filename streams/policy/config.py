@@ -1,4 +1,4 @@
-"""Policy parameters. Pure data: values come from `streams.settings`, which reads the environment."""
+"""Policy parameters. Pure data: `streams.settings` reads the environment and fills them in."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class PolicyConfig:
         default=frozenset({"email"}),
         metadata={
             "env": "CONSENTGATE_DOUBLE_OPT_IN_CHANNELS",
-            "doc": "Comma-separated channels whose express consent needs a confirm after the grant.",
+            "doc": "Comma-separated channels whose express consent needs a confirm after a grant.",
         },
     )
     policy_version: str = field(

@@ -1,0 +1,155 @@
+"""decide(): one send intent, the state its recipient's records built, the agreements → a verdict.
+
+Deny by default: an intent is allowed only when a rule granted an allow code for its category and
+no rule denied it. Every applicable rule runs, so `reasons` lists every deny code that applied,
+most decisive first; `reason` is the first of them, or the allow code (`reasons` then holds just
+that code, so `reason == reasons[0]` always).
+
+Pure: the state change an allowed intent makes (an opt-out confirmation remembered) is returned,
+not applied, in `Decision.new_state`; the caller stores it. Re-deciding an intent on the state its
+first decision produced gives the same verdict, which at-least-once reprocessing relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from streams.policy.config import PolicyConfig
+from streams.policy.context import Context
+from streams.policy.reasons import ALLOW_SET, DENY_RANK, INVALID_INTENT
+from streams.policy.records import CATEGORIES, SendIntent, Verdict, violation_for
+from streams.policy.rules import GRANT_CHECKS, RULES, rules_for
+from streams.policy.state import EMPTY_STATE, Agreement, RecipientState
+from streams.policy.times import parse_instant
+
+ALLOW: Final = "allow"
+DENY: Final = "deny"
+
+_Check = Callable[[Context], "str | list[str] | tuple[str, ...] | None"]
+_Hook = Callable[[Context], "RecipientState | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A verdict, and the recipient state to store after it (None: unchanged)."""
+
+    verdict: Verdict
+    new_state: RecipientState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The rules of one category, unpacked once so that decide() only calls functions."""
+
+    rule_ids: tuple[str, ...]
+    checks: tuple[_Check, ...]
+    on_allow: tuple[_Hook, ...]
+
+
+def _plan(category: str) -> _Plan:
+    rules = rules_for(category)
+    return _Plan(
+        tuple(rule.RULE_ID for rule in rules),
+        tuple(rule.check for rule in rules),
+        tuple(rule.on_allow for rule in rules if hasattr(rule, "on_allow")),
+    )
+
+
+def _assert_codes_known() -> None:
+    for rule in RULES:
+        if rule.RULE_ID not in DENY_RANK or not set(rule.ALLOWS) <= ALLOW_SET:
+            raise RuntimeError(f"rule {rule.__name__} uses a code missing from reasons.py")
+
+
+_assert_codes_known()
+_PLANS: Final = {category: _plan(category) for category in CATEGORIES}
+_INVALID_ONLY: Final = (INVALID_INTENT,)
+
+
+def decide(
+    intent: SendIntent,
+    state: RecipientState | None,
+    agreements: Mapping[str, Agreement],
+    config: PolicyConfig,
+    *,
+    now: datetime | None = None,
+) -> Decision:
+    """The verdict for `intent` as of its `at`. `now` stamps `decided_at` (default: the clock)."""
+    ctx = Context(intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS)
+    plan = _PLANS[intent.category]
+    denied: list[str] = []
+    allow_code: str | None = None
+    for check in plan.checks:
+        result = check(ctx)
+        if result is None:
+            continue
+        for code in (result,) if isinstance(result, str) else result:
+            if code in ALLOW_SET:
+                allow_code = allow_code or code
+            else:
+                denied.append(code)
+    decided_at = datetime.now(UTC) if now is None else now
+    echo = (intent.channel, intent.sender, intent.category, intent.at)
+    if denied:
+        reasons = _by_precedence(denied)
+        verdict = Verdict(
+            intent.id, DENY, reasons[0], reasons, config.policy_version, plan.rule_ids,
+            decided_at, None, *echo,
+        )  # fmt: skip
+        return Decision(verdict)
+    if allow_code is None:  # nothing denied, but nothing allowed either: not checkable
+        verdict = Verdict(
+            intent.id, DENY, INVALID_INTENT, _INVALID_ONLY, config.policy_version, plan.rule_ids,
+            decided_at, f"no rule allows category {intent.category!r}", *echo,
+        )  # fmt: skip
+        return Decision(verdict)
+    verdict = Verdict(
+        intent.id, ALLOW, allow_code, (allow_code,), config.policy_version, plan.rule_ids,
+        decided_at, None, *echo,
+    )  # fmt: skip
+    new_state: RecipientState | None = None
+    for hook in plan.on_allow:
+        changed = hook(ctx)
+        if changed is not None:
+            new_state = ctx.state = changed
+    return Decision(verdict, new_state)
+
+
+def _by_precedence(codes: list[str]) -> tuple[str, ...]:
+    if len(codes) == 1:
+        return (codes[0],)
+    return tuple(sorted(set(codes), key=DENY_RANK.__getitem__))
+
+
+def invalid_verdict(
+    intent_id: str,
+    error: Exception | str,
+    config: PolicyConfig,
+    raw: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Verdict:
+    """The deny for an intent that failed validation: the gate never allows what it cannot check.
+    `error` becomes the verdict's `detail`; `raw`, the undecodable intent, lends the verdict what
+    of channel, sender, category and at is readable (as given: they were not validated)."""
+    decided_at = datetime.now(UTC) if now is None else now
+    raw = raw or {}
+    try:
+        intent_at: datetime | None = parse_instant(raw.get("at"), "at")
+    except ValueError:
+        intent_at = None
+    return Verdict(
+        intent_id, DENY, INVALID_INTENT, _INVALID_ONLY, config.policy_version, _INVALID_ONLY,
+        decided_at, str(error), _text(raw.get("channel")), _text(raw.get("sender")),
+        _text(raw.get("category")), intent_at,
+    )  # fmt: skip
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+__all__ = ["Decision", "decide", "invalid_verdict", "violation_for"]

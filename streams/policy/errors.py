@@ -1,0 +1,31 @@
+"""What the decision core raises when input cannot be trusted. Callers dead-letter, never guess."""
+
+from __future__ import annotations
+
+
+class RecordError(ValueError):
+    """Input the gate cannot check. The message says which field and what is wrong."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidAddress(RecordError):
+    """An address that does not normalize for its channel."""
+
+
+class InvalidRecord(RecordError):
+    """A record that breaks the contract. `record_id` is set whenever the id itself was readable,
+    so an invalid intent can still be denied under its own id."""
+
+    def __init__(self, message: str, record_id: str | None = None, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type[InvalidRecord], tuple[str, str | None, str | None]]:
+        return (InvalidRecord, (self.message, self.record_id, self.kind))

@@ -1,0 +1,39 @@
+"""Marketing needs recorded consent of this recipient to this very sender on this channel."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streams.policy.context import Context
+from streams.policy.reasons import CONSENT_VALID, NO_CONSENT
+from streams.policy.rules.cases import allow, consent, deny, intent, partner
+
+RULE_ID: Final = NO_CONSENT
+ALLOWS: Final = (CONSENT_VALID,)
+APPLIES_TO: Final = frozenset({"promotional"})
+STATEMENT: Final = (
+    "A promotional message needs a grant to this sender on this channel for marketing, later than "
+    "every covering opt-out; consent to one party never covers another (policy 4, 5 and 7)."
+)
+
+
+def check(ctx: Context) -> str | None:
+    if ctx.candidate_grants():
+        return None if ctx.grant_failures() else CONSENT_VALID
+    return RULE_ID if ctx.covering_optout_at() is None else None
+
+
+P = "acme-partner"
+CASES: Final = (
+    allow("grant to this sender", CONSENT_VALID, consent(0), intent(1)),
+    allow("a grant dated after the intent counts once known", CONSENT_VALID,
+          consent(30), intent(1)),
+    deny("no grant at all", RULE_ID, intent(1)),
+    deny("grant to the first party does not cover a partner", RULE_ID,
+         partner(-60, party=P), consent(0), intent(1, sender=P)),
+    deny("grant to a partner does not cover the first party", RULE_ID,
+         consent(0, party=P), intent(1)),
+    deny("grant on another channel", RULE_ID, consent(0, channel="voice"), intent(1)),
+    deny("a confirm without a grant is no consent", RULE_ID,
+         consent(0, channel="email", action="confirm"), intent(1, channel="email")),
+)  # fmt: skip

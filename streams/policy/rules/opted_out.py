@@ -1,0 +1,41 @@
+"""Once a person opts out of a sender, only a newer grant to that sender lets marketing through."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streams.policy.context import Context
+from streams.policy.reasons import OPTED_OUT
+from streams.policy.rules.cases import allow, consent, deny, intent, optout
+
+RULE_ID: Final = OPTED_OUT
+ALLOWS: Final[tuple[str, ...]] = ()
+APPLIES_TO: Final = frozenset({"promotional"})
+STATEMENT: Final = (
+    "A promotional message is denied when an opt-out covering this sender (its party or every "
+    "party) and recipient exists and no grant is later than it (policy 6: 'Once an individual opts "
+    "out, we will not send further promotional messages')."
+)
+
+
+def check(ctx: Context) -> str | None:
+    if ctx.covering_optout_at() is not None and not ctx.candidate_grants():
+        return RULE_ID
+    return None
+
+
+P = "acme-partner"
+CASES: Final = (
+    allow("grant after the opt-out", "CONSENT_VALID",
+          consent(0), optout(5), consent(10), intent(11)),
+    allow("opt-out from another party does not cover this one", "CONSENT_VALID",
+          consent(0), optout(5, party=P), intent(6)),
+    allow("opt-out on another channel does not cover this one", "CONSENT_VALID",
+          consent(0), optout(5, channel="email"), intent(6)),
+    deny("opt-out after the grant", RULE_ID, consent(0), optout(5), intent(6)),
+    deny("opt-out from this party", RULE_ID, consent(0), optout(5, party="company"), intent(6)),
+    deny("an opt-out dated after the intent still counts once known", RULE_ID,
+         consent(0), optout(30), intent(6)),
+    deny("grant at the same instant as the opt-out is not later", RULE_ID,
+         optout(5), consent(5), intent(6)),
+)  # fmt: skip

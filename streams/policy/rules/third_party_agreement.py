@@ -1,0 +1,47 @@
+"""A third party may send nothing, of any category, without a written agreement in force."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from streams.policy.context import Context
+from streams.policy.reasons import THIRD_PARTY_NO_AGREEMENT
+from streams.policy.records import CATEGORIES
+from streams.policy.rules.cases import allow, consent, deny, intent, partner
+
+RULE_ID: Final = THIRD_PARTY_NO_AGREEMENT
+ALLOWS: Final[tuple[str, ...]] = ()
+APPLIES_TO: Final = CATEGORIES
+STATEMENT: Final = (
+    "A sender other than the first party needs a signed, unrevoked, unexpired agreement at the "
+    "intent's time (policy 4: third parties 'must agree in writing'; 7: contract required)."
+)
+
+
+def check(ctx: Context) -> str | None:
+    if ctx.is_first_party:
+        return None
+    agreement = ctx.agreement()
+    if agreement is not None and agreement.in_force(ctx.at_ms):
+        return None
+    return RULE_ID
+
+
+P = "acme-partner"
+CASES: Final = (
+    allow("first party needs no agreement", "TRANSACTIONAL",
+          intent(1, category="transactional", body="Your order 77 has shipped.")),
+    allow("signed agreement and own consent", "CONSENT_VALID",
+          partner(0), consent(1, party=P), intent(2, sender=P)),
+    allow("agreement expiring after the intent", "TRANSACTIONAL",
+          partner(0, expires="2026-06-02T00:00:00Z"),
+          intent(5, sender=P, category="transactional", body="Your order 77 has shipped.")),
+    deny("no agreement at all, even for a transactional message", RULE_ID,
+         intent(1, sender=P, category="transactional", body="Your order 77 has shipped.")),
+    deny("revoked agreement", RULE_ID,
+         partner(0), consent(1, party=P), partner(2, agreement="revoked"), intent(3, sender=P)),
+    deny("expired agreement", RULE_ID,
+         partner(0, expires="2026-06-01T12:10:00Z"), consent(1, party=P), intent(10, sender=P)),
+    deny("another party's agreement does not count", RULE_ID,
+         partner(0, party="globex"), consent(1, party=P), intent(2, sender=P)),
+)  # fmt: skip

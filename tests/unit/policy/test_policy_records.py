@@ -1,0 +1,160 @@
+"""parse_record: the contract's records validated into typed values, or a clear InvalidRecord."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from streams.policy.errors import InvalidRecord
+from streams.policy.records import (
+    ConsentRecord,
+    OptOutRecord,
+    PartnerRecord,
+    SendIntent,
+    Verdict,
+    Violation,
+    parse_record,
+)
+
+CONSENT = {
+    "type": "consent", "id": "c1", "at": "2026-06-01T17:00:00Z", "channel": "sms",
+    "address": "(415) 555-0124", "party": "company", "purpose": "marketing", "action": "grant",
+    "jurisdiction": "US", "evidence": {"source": "web_form", "ip": "203.0.113.7"},
+}  # fmt: skip
+OPTOUT = {
+    "type": "optout", "id": "o1", "at": "2026-06-01T17:10:00Z", "channel": "email",
+    "address": " Alice@Example.com", "method": "unsubscribe_link", "jurisdiction": "IE",
+}  # fmt: skip
+PARTNER = {"type": "partner", "id": "p1", "at": "2026-06-01T17:05:00Z", "party": "acme-partner",
+           "agreement": "signed", "expires": "2027-06-01T00:00:00+02:00"}  # fmt: skip
+INTENT = {
+    "type": "intent", "id": "m1", "at": "2026-06-01T19:00:00Z", "channel": "sms",
+    "address": "+14155550124", "sender": "company", "category": "promotional",
+    "has_opt_out": True, "jurisdiction": "us", "body": "20% off. Reply STOP to opt out.",
+}  # fmt: skip
+
+
+def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    record = {**base, **changes}
+    return {k: v for k, v in record.items() if v is not ...}
+
+
+def test_consent() -> None:
+    record = parse_record(CONSENT)
+    assert isinstance(record, ConsentRecord)
+    assert record.address == "+14155550124"
+    assert record.at == datetime(2026, 6, 1, 17, tzinfo=UTC)
+    assert record.basis == "express"
+    assert record.evidence["source"] == "web_form"
+
+
+def test_optout_party_absent_means_every_party() -> None:
+    record = parse_record(OPTOUT)
+    assert isinstance(record, OptOutRecord)
+    assert record.party is None
+    assert record.address == "alice@example.com"
+
+
+def test_partner_with_offset_expiry_is_normalized_to_utc() -> None:
+    record = parse_record(PARTNER)
+    assert isinstance(record, PartnerRecord)
+    assert record.expires == datetime(2027, 5, 31, 22, tzinfo=UTC)
+
+
+def test_intent() -> None:
+    record = parse_record(INTENT)
+    assert isinstance(record, SendIntent)
+    assert record.jurisdiction == "US"
+    assert record.region is None and record.timezone is None
+
+
+def test_kind_from_the_topic_when_type_is_absent() -> None:
+    record = parse_record(_with(INTENT, type=...), kind="intent")
+    assert isinstance(record, SendIntent)
+
+
+def test_type_contradicting_the_topic_is_refused() -> None:
+    with pytest.raises(InvalidRecord, match="does not match"):
+        parse_record(INTENT, kind="consent")
+
+
+def test_at_may_be_an_aware_datetime_as_fastavro_gives_it() -> None:
+    moment = datetime(2026, 6, 1, 21, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    record = parse_record(_with(INTENT, at=moment))
+    assert record.at == datetime(2026, 6, 1, 19, 0, 0, 123000, tzinfo=UTC)
+
+
+def test_extra_and_future_fields_are_tolerated_and_kept() -> None:
+    consent = parse_record(_with(CONSENT, basis="soft_opt_in", campaign_source="x"))
+    assert isinstance(consent, ConsentRecord) and consent.basis == "soft_opt_in"
+    intent = parse_record(_with(INTENT, region="us-fl", timezone="America/New_York", extra=1))
+    assert isinstance(intent, SendIntent)
+    assert (intent.region, intent.timezone) == ("US-FL", "America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("record", "says", "record_id"),
+    [
+        (_with(CONSENT, evidence={"ip": "1.2.3.4"}), "evidence.source", "c1"),
+        (_with(CONSENT, evidence=...), "not recorded consent", "c1"),
+        (_with(CONSENT, evidence={"source": "form", "n": 3}), "object of strings", "c1"),
+        (_with(CONSENT, purpose="research"), "purpose 'research'", "c1"),
+        (_with(CONSENT, action="withdraw"), "action 'withdraw'", "c1"),
+        (_with(CONSENT, basis="legitimate_interest"), "basis", "c1"),
+        (_with(CONSENT, party=""), "party must be a non-empty string", "c1"),
+        (_with(CONSENT, address="not-a-number"), "address: phone number", "c1"),
+        (_with(CONSENT, jurisdiction="USA"), "ISO 3166-1", "c1"),
+        (_with(OPTOUT, method="carrier_pigeon"), "method", "o1"),
+        (_with(OPTOUT, address="alice"), "address: email", "o1"),
+        (_with(PARTNER, agreement="maybe"), "agreement", "p1"),
+        (_with(PARTNER, expires="soon"), "expires", "p1"),
+        (_with(INTENT, channel="pigeon"), "channel 'pigeon'", "m1"),
+        (_with(INTENT, category=...), "category is required", "m1"),
+        (_with(INTENT, category="newsletter"), "category 'newsletter'", "m1"),
+        (_with(INTENT, has_opt_out="yes"), "has_opt_out", "m1"),
+        (_with(INTENT, has_opt_out=...), "has_opt_out", "m1"),
+        (_with(INTENT, body=42), "body", "m1"),
+        (_with(INTENT, at="2026-06-01T19:00:00"), "no time zone", "m1"),
+        (_with(INTENT, at="yesterday"), "not an ISO-8601", "m1"),
+        (_with(INTENT, at=1780000000000), "ISO-8601", "m1"),
+        (_with(INTENT, at=...), "at is required", "m1"),
+        (_with(INTENT, region="Florida"), "ISO 3166-2", "m1"),
+        (_with(INTENT, jurisdiction=...), "jurisdiction is required", "m1"),
+        (_with(INTENT, id=...), "id must be", None),
+        (_with(INTENT, id=7), "id must be", None),
+        (_with(INTENT, type="gossip"), "unknown record type", "m1"),
+        (_with(INTENT, type=...), "unknown record type", "m1"),
+    ],
+)
+def test_invalid_records_say_which_field(
+    record: dict[str, Any], says: str, record_id: str | None
+) -> None:
+    with pytest.raises(InvalidRecord, match=says) as caught:
+        parse_record(record)
+    assert caught.value.record_id == record_id
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(InvalidRecord, match="must be an object"):
+        parse_record(["intent"])  # type: ignore[arg-type]
+
+
+def test_verdict_and_violation_to_dict_are_json_ready() -> None:
+    at = datetime(2026, 6, 1, 19, 0, 0, 5000, tzinfo=UTC)
+    verdict = Verdict(
+        "m1", "deny", "OPTED_OUT", ("OPTED_OUT", "MISSING_OPT_OUT"), "v1", ("X",), at,
+        channel="sms", intent_at=at,
+    )  # fmt: skip
+    assert verdict.to_dict() == {
+        "id": "m1", "decision": "deny", "reason": "OPTED_OUT",
+        "reasons": ["OPTED_OUT", "MISSING_OPT_OUT"], "policy_version": "v1",
+        "rules_evaluated": ["X"], "decided_at": "2026-06-01T19:00:00.005Z", "detail": None,
+        "channel": "sms", "sender": None, "category": None,
+        "intent_at": "2026-06-01T19:00:00.005Z",
+    }  # fmt: skip
+    assert verdict.to_wire()["decided_at"] == at, "Avro takes instants as datetimes"
+    violation = Violation("m1:OPTED_OUT", "m1", "company", "sms", "OPTED_OUT", "critical", at)
+    assert violation.to_dict()["at"] == "2026-06-01T19:00:00.005Z"
+    assert violation.to_wire()["at"] == at
