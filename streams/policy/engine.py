@@ -135,6 +135,21 @@ def invalid_verdict(
     """The deny for an intent that failed validation: the gate never allows what it cannot check.
     `error` becomes the verdict's `detail`; `raw`, the undecodable intent, lends the verdict what
     of channel, sender, category and at is readable (as given: they were not validated)."""
+    return unchecked_verdict(intent_id, INVALID_INTENT, error, config, raw, now=now)
+
+
+def unchecked_verdict(
+    intent_id: str,
+    code: str,
+    error: Exception | str,
+    config: PolicyConfig,
+    raw: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> Verdict:
+    """A deny with one code for an intent no rule could evaluate (invalid, or the gate unable)."""
+    if code not in DENY_RANK:
+        raise ValueError(f"unknown deny code {code!r}")
     decided_at = datetime.now(UTC) if now is None else now
     raw = raw or {}
     try:
@@ -142,7 +157,7 @@ def invalid_verdict(
     except ValueError:
         intent_at = None
     return Verdict(
-        intent_id, DENY, INVALID_INTENT, _INVALID_ONLY, config.policy_version, _INVALID_ONLY,
+        intent_id, DENY, code, (code,), config.policy_version, (code,),
         decided_at, str(error), _text(raw.get("channel")), _text(raw.get("sender")),
         _text(raw.get("category")), intent_at,
     )  # fmt: skip
@@ -152,4 +167,4 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["Decision", "decide", "invalid_verdict", "violation_for"]
+__all__ = ["Decision", "decide", "invalid_verdict", "unchecked_verdict", "violation_for"]

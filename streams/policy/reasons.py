@@ -27,6 +27,11 @@ CONSENT_EXPIRED: Final = "CONSENT_EXPIRED"
 CONSENT_UNCONFIRMED: Final = "CONSENT_UNCONFIRMED"
 MISSING_OPT_OUT: Final = "MISSING_OPT_OUT"
 QUIET_HOURS: Final = "QUIET_HOURS"
+# Gate codes, beyond the contract: the intent was valid but the gate could not check it, so it is
+# denied (fail closed). STATE_NOT_CURRENT: consent and opt-out partitions did not catch up within
+# the read-your-opt-outs wait. GATE_ERROR: an unexpected error while deciding.
+STATE_NOT_CURRENT: Final = "STATE_NOT_CURRENT"
+GATE_ERROR: Final = "GATE_ERROR"
 
 ALLOW_CODES: Final[tuple[str, ...]] = (
     CONSENT_VALID,
@@ -37,6 +42,8 @@ ALLOW_CODES: Final[tuple[str, ...]] = (
 
 DENY_PRECEDENCE: Final[tuple[str, ...]] = (
     INVALID_INTENT,
+    STATE_NOT_CURRENT,
+    GATE_ERROR,
     THIRD_PARTY_NO_AGREEMENT,
     PROMOTIONAL_CONTENT_NOT_ALLOWED,
     CONFIRMATION_NOT_ALLOWED,
@@ -69,6 +76,8 @@ SEVERITY: Final = MappingProxyType(
         QUIET_HOURS: "medium",
         CONFIRMATION_NOT_ALLOWED: "low",
         INVALID_INTENT: "low",
+        STATE_NOT_CURRENT: "low",
+        GATE_ERROR: "low",
     }
 )
 
