@@ -99,7 +99,9 @@ class Settings:
     )
     kafka_controller_port: int = field(
         default=9093,
-        metadata=_env("CONSENTGATE_KAFKA_CONTROLLER_PORT", "Embedded stack: KRaft controller port."),
+        metadata=_env(
+            "CONSENTGATE_KAFKA_CONTROLLER_PORT", "Embedded stack: KRaft controller port."
+        ),
     )
     registry_port: int = field(
         default=8081,
@@ -117,7 +119,8 @@ class Settings:
         ),
     )
     log_level: str = field(
-        default="info", metadata=_env("CONSENTGATE_LOG_LEVEL", "Log level of consentgate processes.")
+        default="info",
+        metadata=_env("CONSENTGATE_LOG_LEVEL", "Log level of consentgate processes."),
     )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 

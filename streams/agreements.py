@@ -1,0 +1,120 @@
+"""Partner agreements as a global view: every worker holds every party's latest agreement.
+
+A worker decides intents from any sender, so it needs all agreements, not just its partitions'.
+Rather than faust's GlobalTable (a second, changelog hop between an acknowledged revocation and
+its visibility, and no position to wait on), each worker follows the compacted
+`partner-agreements` topic itself with a group-less consumer from the beginning. Its positions
+feed read-your-opt-outs: an intent waits until every revocation acknowledged before it is applied.
+
+The same group-less consumer answers the end-offset queries of `OrderingGate`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition as KafkaTP
+
+from streams import topics
+from streams.ordering import AppliedPositions, TopicPartition
+from streams.policy.records import InvalidRecord, PartnerRecord, parse_record
+from streams.policy.state import Agreements
+from streams.serdes import DecodeError, WireCodec
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AgreementsView:
+    """Follows the partner-agreements topic; `current` is the latest state of all agreements."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        partition_count: int,
+        codec: WireCodec,
+        positions: AppliedPositions,
+    ) -> None:
+        self._settings = settings
+        self._topic = topic
+        # Known from start-up, so intents wait for the view before it has even begun to read.
+        self._partitions: list[TopicPartition] = [(topic, p) for p in range(partition_count)]
+        self._codec = codec
+        self._positions = positions
+        self.current = Agreements()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._started = asyncio.Event()
+
+    def partitions(self) -> list[TopicPartition]:
+        return list(self._partitions)
+
+    async def _ensure_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_uncommitted",
+            )
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
+    async def end_offsets(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
+        consumer = await self._ensure_consumer()
+        found = await consumer.end_offsets([KafkaTP(t, p) for t, p in tps])
+        return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
+
+    async def beginning_offsets(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
+        consumer = await self._ensure_consumer()
+        found = await consumer.beginning_offsets([KafkaTP(t, p) for t, p in tps])
+        return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
+
+    async def run(self) -> None:
+        """Follow the topic until cancelled."""
+        consumer = await self._ensure_consumer()
+        assigned = [KafkaTP(topic, p) for topic, p in self._partitions]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        for tp in assigned:
+            self._positions.seed((tp.topic, tp.partition), await consumer.position(tp))
+        self._started.set()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        self.apply(message.key, message.value)
+                        self._positions.advance((tp.topic, tp.partition), message.offset)
+        finally:
+            await self.stop()
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """Apply a record; an invalid one is skipped (the partner agent dead-letters it)."""
+        if value is None:
+            return
+        try:
+            decoded = self._codec.decode(topics.PARTNER, value)
+            record = parse_record(decoded, kind="partner")
+        except (DecodeError, InvalidRecord) as exc:
+            log.debug("agreements view skips an invalid record: %s", exc)
+            return
+        if isinstance(record, PartnerRecord):
+            self.current = self.current.apply(record)
+
+    async def wait_started(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._started.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()

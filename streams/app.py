@@ -1,0 +1,258 @@
+"""`create_app(settings)`: the Faust application with its topics, table and agents wired.
+
+Agents are thin: they read raw bytes (so a record the codec cannot read becomes a dead letter,
+never a silent skip), hand each record to `Gate`, and advance the read-your-opt-outs positions.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.streams import _current_event
+from faust.types import TP
+from prometheus_client import ProcessCollector
+
+from streams import __version__, topics
+from streams.agreements import AgreementsView
+from streams.gate import Gate, Inbound
+from streams.metrics import GateMetrics
+from streams.ordering import AppliedPositions, OrderingGate, TopicPartition
+from streams.outputs import FaustOutputs
+from streams.serdes import WireCodec
+from streams.settings import Settings
+
+TABLE_NAME = "recipients"
+INTENT_BATCH = 500
+INTENT_BATCH_WITHIN_S = 0.002
+
+
+@dataclass
+class GateApp:
+    """The pieces a worker, a test or the benchmark may want to reach."""
+
+    app: faust.App
+    gate: Gate
+    positions: AppliedPositions
+    ordering: OrderingGate
+    agreements: AgreementsView
+    metrics: GateMetrics
+    settings: Settings
+    names: Mapping[str, str]
+    agents: dict[str, Any] = field(default_factory=dict)
+    table: Any = None
+
+
+def inbound(message: Any) -> Inbound:
+    return Inbound(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        timestamp=message.timestamp,
+    )
+
+
+@contextmanager
+def processing(event: Any) -> Iterator[None]:
+    """Make `event` the current event, so table writes go to its changelog partition."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def report_lag(app: faust.App, metrics: GateMetrics, base_of: Mapping[str, str]) -> None:
+    """Consumer lag per input topic: high watermark minus committed offset, owned partitions."""
+    consumer: Any = app.consumer
+    lag: dict[str, int] = dict.fromkeys(base_of.values(), 0)
+    for tp in consumer.assignment():
+        base = base_of.get(tp.topic)
+        if base is None:
+            continue
+        high = consumer.highwater(tp)
+        committed = consumer._committed_offset.get(tp) or 0
+        if high is not None and high > committed:
+            lag[base] += high - committed
+    for base, value in lag.items():
+        metrics.consumer_lag.labels(base).set(value)
+
+
+def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
+    brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
+    return {
+        "broker": brokers,
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "topic_partitions": partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "processing_guarantee": "at_least_once",
+        "producer_acks": -1,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_buffer_maxsize": 16384,
+        "broker_commit_every": 10_000,
+        "broker_commit_interval": 1.0,
+        "table_standby_replicas": 0,
+        "web_enabled": True,
+        "web_bind": settings.web_bind,
+        "web_port": settings.web_port,
+        # Consent state must never be readable over HTTP.
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_stats_enabled": False,
+        "web_graph_enabled": False,
+        "autodiscover": False,
+        "worker_redirect_stdouts": False,
+    }
+
+
+def create_app(
+    settings: Settings,
+    *,
+    partitions: int,
+    partner_partitions: int,
+    codec: WireCodec,
+    metrics: GateMetrics | None = None,
+    with_web_metrics: bool = True,
+) -> GateApp:
+    metrics = metrics or GateMetrics()
+    metrics.worker_info.labels(__version__, settings.policy.policy_version).set(1)
+    prefix = settings.topic_prefix
+    names = {spec.base: spec.name(prefix) for spec in topics.ALL}
+    app = faust.App(settings.app_id, **faust_settings(settings, partitions))
+    if with_web_metrics:
+        ProcessCollector(registry=metrics.registry)
+        setup_prometheus_sensors(
+            app, pattern="/metrics", registry=metrics.registry, name_prefix="consentgate_faust"
+        )
+
+    def raw_topic(spec: topics.TopicSpec) -> Any:
+        return app.topic(
+            names[spec.base],
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions if spec.recipient_keyed else None,
+            internal=False,
+        )
+
+    consent_topic = raw_topic(topics.CONSENT)
+    optout_topic = raw_topic(topics.OPTOUT)
+    partner_topic = raw_topic(topics.PARTNER)
+    intent_topic = raw_topic(topics.INTENTS)
+    outputs = FaustOutputs({spec.base: raw_topic(spec) for spec in topics.ALL}, metrics)
+
+    table = app.Table(
+        TABLE_NAME,
+        default=None,
+        key_type=bytes,  # bytes in, bytes out: the "raw" codec, our own encoding
+        value_type=bytes,
+        partitions=partitions,
+    )
+    positions = AppliedPositions()
+    agreements = AgreementsView(
+        settings, names[topics.PARTNER.base], partner_partitions, codec, positions
+    )
+    gate = Gate(
+        codec=codec,
+        store=table,
+        agreements=agreements,
+        outputs=outputs,
+        metrics=metrics,
+        config=settings.policy,
+        names=names,
+    )
+
+    async def seed_positions(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Committed offsets were applied before they were committed: start from there."""
+        seeded: dict[TopicPartition, int] = {}
+        unknown: list[TopicPartition] = []
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        for tp in tps:
+            if tp[0] == names[topics.PARTNER.base]:
+                continue  # the agreements view keeps its own positions
+            offset = committed.get(TP(*tp))
+            if offset is None:
+                unknown.append(tp)
+            else:
+                seeded[tp] = offset
+        if unknown:
+            seeded.update(await agreements.beginning_offsets(unknown))
+        return seeded
+
+    ordering = OrderingGate(
+        positions,
+        agreements.end_offsets,
+        max_wait_s=settings.ordering_max_wait.total_seconds(),
+        seed_positions=seed_positions,
+    )
+    consent_name, optout_name = names[topics.CONSENT.base], names[topics.OPTOUT.base]
+    ga = GateApp(
+        app=app,
+        gate=gate,
+        positions=positions,
+        ordering=ordering,
+        agreements=agreements,
+        metrics=metrics,
+        settings=settings,
+        names=names,
+        table=table,
+    )
+
+    @app.agent(consent_topic, name="consent")
+    async def consent_agent(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            ga.gate.apply_state_record(topics.CONSENT, inbound(message))
+            positions.advance((message.topic, message.partition), message.offset)
+
+    @app.agent(optout_topic, name="optout")
+    async def optout_agent(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            ga.gate.apply_state_record(topics.OPTOUT, inbound(message))
+            positions.advance((message.topic, message.partition), message.offset)
+
+    @app.agent(partner_topic, name="partner")
+    async def partner_agent(stream: Any) -> None:
+        async for event in stream.events():
+            ga.gate.check_partner(inbound(event.message))
+
+    @app.agent(intent_topic, name="intent")
+    async def intent_agent(stream: Any) -> None:
+        async for batch in stream.take_events(INTENT_BATCH, within=INTENT_BATCH_WITHIN_S):
+            metrics.intents_received.inc(len(batch))
+            partitions_seen = sorted({event.message.partition for event in batch})
+            needed = [(consent_name, p) for p in partitions_seen]
+            needed += [(optout_name, p) for p in partitions_seen]
+            needed += ga.agreements.partitions()
+            hold = await ga.ordering.hold(needed)
+            for event in batch:
+                with processing(event):
+                    ga.gate.decide_intent(inbound(event.message), hold)
+
+    @app.task
+    async def follow_agreements() -> None:
+        await ga.agreements.run()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        positions.forget((tp.topic, tp.partition) for tp in revoked)
+
+    @app.timer(interval=5.0)
+    async def refresh_gauges() -> None:
+        ga.gate.refresh_gauges(app)
+        report_lag(app, metrics, {names[spec.base]: spec.base for spec in topics.INPUTS})
+
+    ga.agents.update(
+        consent=consent_agent, optout=optout_agent, partner=partner_agent, intent=intent_agent
+    )
+    return ga

@@ -1,0 +1,298 @@
+"""The gate's record handling: decode, validate, route, apply or decide, write, count.
+
+Synchronous on purpose: between reading an address's table value and writing it back there is no
+`await`, so agents sharing the table cannot interleave on one address. Every failure path ends in a
+dead letter with where the record came from, and an intent whose id is readable always gets a
+verdict: the gate never allows what it cannot check, and never skips silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from streams import topics
+from streams.metrics import GateMetrics
+from streams.ordering import HoldResult
+from streams.outputs import Outputs
+from streams.policy.config import PolicyConfig
+from streams.policy.engine import decide, invalid_verdict, unchecked_verdict
+from streams.policy.errors import InvalidRecord
+from streams.policy.reasons import GATE_ERROR, STATE_NOT_CURRENT
+from streams.policy.records import (
+    ConsentRecord,
+    OptOutRecord,
+    PartnerRecord,
+    SendIntent,
+    Verdict,
+    parse_record,
+    violation_for,
+)
+from streams.policy.state import Agreements, apply
+from streams.serdes import DecodeError, SerdesError, WireCodec
+from streams.stored import MemoEntry, Stored, decode_stored, encode_stored
+
+log = logging.getLogger(__name__)
+
+KIND_OF_TOPIC = {
+    topics.CONSENT.base: "consent",
+    topics.OPTOUT.base: "optout",
+    topics.PARTNER.base: "partner",
+    topics.INTENTS.base: "intent",
+}
+REROUTED_HEADER = "consentgate-rerouted"
+
+
+class AgreementSource(Protocol):
+    current: Agreements
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One Kafka record as received: raw bytes and where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # seconds; broker append time on send-intents
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+class Gate:
+    """Applies state records and decides intents for the partitions this worker owns."""
+
+    def __init__(
+        self,
+        *,
+        codec: WireCodec,
+        store: MutableMapping[bytes, Any],
+        agreements: AgreementSource,
+        outputs: Outputs,
+        metrics: GateMetrics,
+        config: PolicyConfig,
+        names: dict[str, str],
+    ) -> None:
+        self.codec = codec
+        self.store = store
+        self.agreements = agreements
+        self.outputs = outputs
+        self.metrics = metrics
+        self.config = config
+        self.base_of = {name: base for base, name in names.items()}
+
+    # ---------------------------------------------------------------- state records
+
+    def apply_state_record(self, spec: topics.TopicSpec, msg: Inbound) -> None:
+        """Consent and opt-out records: into the table, or a dead letter."""
+        try:
+            record = self._read(spec, msg)
+            if record is None:
+                return
+            assert isinstance(record, ConsentRecord | OptOutRecord)
+            if self._misrouted(spec, msg, record.address):
+                return
+            key = record.address.encode()
+            stored = self._load(key)
+            state = apply(stored.state, record, self.config)
+            kind = record.action if isinstance(record, ConsentRecord) else "optout"
+            if state == stored.state:
+                self.metrics.records_applied.labels(spec.base, kind, "duplicate").inc()
+                return
+            self.store[key] = encode_stored(stored.with_state(state))
+            self.metrics.records_applied.labels(spec.base, kind, "applied").inc()
+            if isinstance(record, OptOutRecord):
+                self.metrics.optouts.labels(record.channel, record.method).inc()
+        except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
+            log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            self.metrics.processing_errors.labels(spec.base).inc()
+            self._dead_letter(msg, "internal_error", f"{type(exc).__name__}: {exc}", None)
+
+    def check_partner(self, msg: Inbound) -> None:
+        """Partner agreements: the view applies them; here bad ones become dead letters."""
+        try:
+            record = self._read(topics.PARTNER, msg)
+            if isinstance(record, PartnerRecord):
+                self.metrics.records_applied.labels(
+                    topics.PARTNER.base, record.agreement, "applied"
+                ).inc()
+        except Exception as exc:
+            log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            self.metrics.processing_errors.labels(topics.PARTNER.base).inc()
+            self._dead_letter(msg, "internal_error", f"{type(exc).__name__}: {exc}", None)
+
+    # ---------------------------------------------------------------- intents
+
+    def decide_intent(self, msg: Inbound, hold: HoldResult) -> None:
+        """One intent: a verdict (and a violation when denied), whatever happens."""
+        self.metrics.ordering_hold.observe(hold.waited_s)
+        decoded: dict[str, Any] = {}
+        try:
+            try:
+                decoded = self.codec.decode(topics.INTENTS, msg.value)
+            except DecodeError as exc:
+                self._dead_letter(msg, exc.error_class, str(exc), None)
+                return
+            try:
+                intent = parse_record(decoded, kind="intent")
+                assert isinstance(intent, SendIntent)
+            except InvalidRecord as exc:
+                self._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
+                if exc.record_id:
+                    self._emit(
+                        msg, invalid_verdict(exc.record_id, exc, self.config, decoded), decoded
+                    )
+                return
+            if self._misrouted(topics.INTENTS, msg, intent.address):
+                return
+            self._decide_valid(msg, intent, decoded, hold)
+        except Exception as exc:  # fail closed: a deny for any intent whose id we can read
+            log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            self.metrics.processing_errors.labels(topics.INTENTS.base).inc()
+            intent_id = decoded.get("id") if isinstance(decoded.get("id"), str) else None
+            error_class = exc.error_class if isinstance(exc, SerdesError) else "internal_error"
+            self._dead_letter(msg, error_class, f"{type(exc).__name__}: {exc}", intent_id)
+            if intent_id:
+                detail = "the gate could not evaluate this intent"
+                verdict = unchecked_verdict(intent_id, GATE_ERROR, detail, self.config, decoded)
+                self._emit(msg, verdict, decoded)
+
+    def _decide_valid(
+        self, msg: Inbound, intent: SendIntent, decoded: dict[str, Any], hold: HoldResult
+    ) -> None:
+        key = intent.address.encode()
+        stored = self._load(key)
+        remembered = stored.recall(intent.id)
+        if remembered is not None:  # reprocessed: the verdict already written stands
+            self._emit(msg, self._from_memo(intent, decoded, remembered), intent)
+            return
+        if hold.caught_up:
+            decision = decide(intent, stored.state, self.agreements.current, self.config)
+            verdict, new_state = decision.verdict, decision.new_state or stored.state
+        else:
+            self.metrics.ordering_timeouts.inc()
+            detail = "consent and opt-out partitions did not catch up in time"
+            verdict = unchecked_verdict(intent.id, STATE_NOT_CURRENT, detail, self.config, decoded)
+            new_state = stored.state
+        entry = MemoEntry(
+            intent.id,
+            verdict.decision,
+            verdict.reason,
+            verdict.reasons,
+            _millis(verdict.decided_at),
+            verdict.policy_version,
+        )
+        self.store[key] = encode_stored(stored.with_state(new_state).remember(entry))
+        self._emit(msg, verdict, intent)
+
+    def _from_memo(self, intent: SendIntent, decoded: dict[str, Any], entry: MemoEntry) -> Verdict:
+        """The verdict written before, rebuilt: same decision, reasons and time."""
+        fresh = invalid_verdict(intent.id, "", self.config, decoded)
+        return dataclasses.replace(
+            fresh,
+            decision=entry.decision,
+            reason=entry.reason,
+            reasons=entry.reasons,
+            rules_evaluated=(),
+            decided_at=datetime.fromtimestamp(entry.decided_at_ms / 1000, UTC),
+            detail=None,
+            policy_version=entry.policy_version,
+        )
+
+    def _emit(self, msg: Inbound, verdict: Verdict, source: SendIntent | dict[str, Any]) -> None:
+        channel = verdict.channel if verdict.channel in _CHANNELS else "unknown"
+        self.metrics.verdicts.labels(verdict.decision, verdict.reason, channel).inc()
+        intent_time = msg.timestamp
+        latency = self.metrics.decision_latency
+
+        def on_ack(ack_time: float) -> None:
+            latency.observe(max(0.0, ack_time - intent_time))
+
+        key = verdict.id.encode()
+        value = self.codec.encode(topics.VERDICTS, verdict.to_wire())
+        self.outputs.send(topics.VERDICTS, key, value, on_ack)
+        violation = violation_for(verdict, source)
+        if violation is not None:
+            kind = GateMetrics.sender_kind(violation.sender or "", self.config.first_party)
+            self.metrics.violations.labels(violation.rule, kind).inc()
+            self.outputs.send(
+                topics.VIOLATIONS, key, self.codec.encode(topics.VIOLATIONS, violation.to_wire())
+            )
+
+    # ---------------------------------------------------------------- helpers
+
+    def _read(self, spec: topics.TopicSpec, msg: Inbound) -> Any:
+        """Decode and validate, or dead-letter and return None."""
+        try:
+            decoded = self.codec.decode(spec, msg.value)
+        except DecodeError as exc:
+            self._dead_letter(msg, exc.error_class, str(exc), None)
+            return None
+        try:
+            return parse_record(decoded, kind=KIND_OF_TOPIC[spec.base])
+        except InvalidRecord as exc:
+            self._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
+            return None
+
+    def _misrouted(self, spec: topics.TopicSpec, msg: Inbound, address: str) -> bool:
+        """A record keyed other than by its normalized address goes to its recipient's partition."""
+        expected = address.encode()
+        if msg.key == expected:
+            return False
+        if msg.value is not None:
+            self.outputs.send(spec, expected, msg.value)
+        self.metrics.records_applied.labels(spec.base, "reroute", "rerouted").inc()
+        log.debug(
+            "re-routed %s[%d]@%d to its recipient's key", msg.topic, msg.partition, msg.offset
+        )
+        return True
+
+    def _load(self, key: bytes) -> Stored:
+        return decode_stored(self.store.get(key))
+
+    def _dead_letter(
+        self, msg: Inbound, error_class: str, error: str, record_id: str | None
+    ) -> None:
+        base = self.base_of.get(msg.topic, msg.topic)
+        self.metrics.dead_letters.labels(base, error_class).inc()
+        letter = {
+            "id": f"{msg.topic}:{msg.partition}:{msg.offset}",
+            "at": datetime.now(UTC),
+            "source_topic": msg.topic,
+            "source_partition": msg.partition,
+            "source_offset": msg.offset,
+            "source_line": None,
+            "key": msg.key,
+            "value": msg.value,
+            "error": error,
+            "error_class": error_class,
+            "record_id": record_id,
+        }
+        self.outputs.send(
+            topics.DEAD_LETTERS, msg.key, self.codec.encode(topics.DEAD_LETTERS, letter)
+        )
+        log.warning(
+            "dead letter from %s[%d]@%d: %s (%s)",
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            error_class,
+            record_id or "no readable id",
+        )
+
+    def refresh_gauges(self, app: Any) -> None:
+        try:
+            self.metrics.consent_records.set(len(self.store))
+        except Exception:  # a store that cannot count must not break the timer
+            log.debug("consent record count unavailable", exc_info=True)
+
+
+_CHANNELS = frozenset({"email", "sms", "mms", "voice", "whatsapp", "fax", "social_dm", "post"})

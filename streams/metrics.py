@@ -1,0 +1,104 @@
+"""The one metrics bundle, on an injectable registry.
+
+Labels are bounded by construction: decisions, reason codes, channels, rule ids, sender kinds
+(first or third party), topic base names, record kinds, opt-out methods and error classes. Never an
+address, a message id or a party id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Decision latency spans broker timestamp to verdict ack: sub-millisecond to seconds.
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+HOLD_BUCKETS = (0.0, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+
+
+class GateMetrics:
+    """Every metric family consentgate exports. Create one per process (or per test registry)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.intents_received = Counter(
+            "consentgate_intents_received",
+            "Send intents read from Kafka, decodable or not.",
+            registry=r,
+        )
+        self.verdicts = Counter(
+            "consentgate_verdicts",
+            "Verdicts written, by decision, decisive reason and channel.",
+            ["decision", "reason", "channel"],
+            registry=r,
+        )
+        self.violations = Counter(
+            "consentgate_violations",
+            "Violation records written, by rule and sender kind (first_party, third_party).",
+            ["rule", "sender_kind"],
+            registry=r,
+        )
+        self.decision_latency = Histogram(
+            "consentgate_decision_latency_seconds",
+            "From the intent's broker timestamp to the acknowledgement of its verdict.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ordering_hold = Histogram(
+            "consentgate_ordering_hold_seconds",
+            "How long an intent waited for consent and opt-out partitions (read your opt-outs).",
+            buckets=HOLD_BUCKETS,
+            registry=r,
+        )
+        self.ordering_timeouts = Counter(
+            "consentgate_ordering_timeouts",
+            "Intents denied because consent and opt-out partitions did not catch up in time.",
+            registry=r,
+        )
+        self.records_applied = Counter(
+            "consentgate_records_applied",
+            "State records applied, by source topic and kind (grant, confirm, optout, signed, "
+            "revoked) and outcome (applied, duplicate).",
+            ["topic", "kind", "outcome"],
+            registry=r,
+        )
+        self.optouts = Counter(
+            "consentgate_optouts",
+            "Opt-outs applied, by channel and method.",
+            ["channel", "method"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "consentgate_dead_letters",
+            "Records dead-lettered, by source topic and error class.",
+            ["source_topic", "error_class"],
+            registry=r,
+        )
+        self.consent_records = Gauge(
+            "consentgate_consent_records",
+            "Recipients (normalized addresses) held in this worker's consent table partitions.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "consentgate_consumer_lag",
+            "Records between this worker's position and the high watermark, per input topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.processing_errors = Counter(
+            "consentgate_processing_errors",
+            "Unexpected errors while handling a record (each also produced a dead letter).",
+            ["topic"],
+            registry=r,
+        )
+        self.worker_info = Gauge(
+            "consentgate_worker_info",
+            "Constant 1, labelled with the consentgate and policy versions this worker runs.",
+            ["version", "policy_version"],
+            registry=r,
+        )
+
+    @staticmethod
+    def sender_kind(sender: str, first_party: str) -> str:
+        return "first_party" if sender == first_party else "third_party"

@@ -1,0 +1,196 @@
+"""Agent tests: the real faust agents, run with `test_context()`, a memory table, a mock registry.
+
+What is faked: the Kafka transport (faust's test context), the registry (confluent-kafka's mock)
+and the output sink (records what would be sent). What is real: the agents, the table, the gate,
+the codec with all its checks, the decision core.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
+    MockSchemaRegistryClient,
+)
+
+from streams import topics
+from streams.app import GateApp, create_app
+from streams.ordering import HoldResult
+from streams.outputs import RecordingOutputs
+from streams.serdes import WireCodec
+from streams.settings import Settings
+
+PHONE = "+14155550101"
+AT = "2026-06-01T17:00:00Z"
+
+
+class FixedHold:
+    """Stands in for the ordering gate (tested on its own): always caught up, or never."""
+
+    def __init__(self, caught_up: bool = True) -> None:
+        self.caught_up = caught_up
+        self.calls: list[list[Any]] = []
+
+    async def hold(self, needed: list[Any]) -> HoldResult:
+        self.calls.append(needed)
+        return HoldResult(self.caught_up, 0.0)
+
+
+@pytest.fixture
+def codec() -> WireCodec:
+    c = WireCodec(MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"}))
+    c.register_all(compatibility=None)
+    return c
+
+
+@pytest.fixture
+def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[GateApp]:
+    settings = Settings().replace(
+        app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path
+    )
+    ga = create_app(settings, partitions=1, partner_partitions=1, codec=codec,
+                    with_web_metrics=False)
+    ga.gate.outputs = RecordingOutputs()
+    ga.ordering = FixedHold()  # type: ignore[assignment]
+    yield ga
+
+
+def sent(ga: GateApp) -> RecordingOutputs:
+    outputs = ga.gate.outputs
+    assert isinstance(outputs, RecordingOutputs)
+    return outputs
+
+
+def decoded(ga: GateApp, codec: WireCodec, spec: topics.TopicSpec) -> list[dict[str, Any]]:
+    return [codec.decode(spec, value) for _, value in sent(ga).of(spec)]
+
+
+def consent(**changes: Any) -> dict[str, Any]:
+    record = {"id": "c1", "at": AT, "channel": "sms", "address": PHONE, "party": "company",
+              "purpose": "marketing", "action": "grant", "jurisdiction": "US",
+              "evidence": {"source": "web_form"}}
+    record.update(changes)
+    return record
+
+
+def intent(**changes: Any) -> dict[str, Any]:
+    record = {"id": "m1", "at": "2026-06-01T19:00:00Z", "channel": "sms", "address": PHONE,
+              "sender": "company", "category": "promotional", "has_opt_out": True,
+              "jurisdiction": "US", "body": "20% off this week. Reply STOP to opt out."}
+    record.update(changes)
+    return record
+
+
+def optout(**changes: Any) -> dict[str, Any]:
+    record = {"id": "o1", "at": "2026-06-01T19:30:00Z", "channel": "sms", "address": PHONE,
+              "party": None, "method": "sms_keyword", "jurisdiction": "US"}
+    record.update(changes)
+    return record
+
+
+async def put(ga: GateApp, codec: WireCodec, agent: str, spec: topics.TopicSpec,
+              record: dict[str, Any] | bytes, key: bytes = PHONE.encode()) -> None:
+    value = record if isinstance(record, bytes) else codec.encode(spec, record)
+    async with ga.agents[agent].test_context() as context:
+        await context.put(key=key, value=value)
+
+
+async def test_consent_then_promotional_intent_is_allowed(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "consent", topics.CONSENT, consent())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    verdicts = decoded(gate_app, codec, topics.VERDICTS)
+    assert [(v["id"], v["decision"], v["reason"]) for v in verdicts] == [
+        ("m1", "allow", "CONSENT_VALID")
+    ]
+    assert sent(gate_app).of(topics.VIOLATIONS) == []
+    assert gate_app.metrics.verdicts.labels("allow", "CONSENT_VALID", "sms")._value.get() == 1
+
+
+async def test_opt_out_denies_and_files_a_violation(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "consent", topics.CONSENT, consent())
+    await put(gate_app, codec, "optout", topics.OPTOUT, optout())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m2"))
+    [verdict] = decoded(gate_app, codec, topics.VERDICTS)
+    assert (verdict["decision"], verdict["reason"]) == ("deny", "OPTED_OUT")
+    [violation] = decoded(gate_app, codec, topics.VIOLATIONS)
+    assert (violation["intent_id"], violation["rule"], violation["severity"]) == (
+        "m2", "OPTED_OUT", "critical")
+    assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
+
+
+async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
+    gate_app: GateApp, codec: WireCodec
+):
+    await put(gate_app, codec, "consent", topics.CONSENT, b"\x00\x00\x00\x00\x07garbage")
+    await put(gate_app, codec, "consent", topics.CONSENT, b"not avro at all")
+    await put(gate_app, codec, "consent", topics.CONSENT, consent(evidence={"form": "x"}))
+    await put(gate_app, codec, "consent", topics.CONSENT, consent(id="c2"))
+    letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
+    assert [letter["error_class"] for letter in letters] == [
+        "unknown_schema", "wire_header", "invalid_record"]
+    assert all(letter["source_topic"] == "consent-events" for letter in letters)
+    assert [letter["source_offset"] for letter in letters] == [0, 0, 0]
+    assert letters[1]["value"] == b"not avro at all"
+    assert letters[2]["record_id"] == "c1"
+    # The good record after the poison ones was applied: a promotional intent is allowed.
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    [verdict] = decoded(gate_app, codec, topics.VERDICTS)
+    assert verdict["decision"] == "allow"
+
+
+async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
+    gate_app: GateApp, codec: WireCodec
+):
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(channel="pigeon"))
+    await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff\xff")
+    [verdict] = decoded(gate_app, codec, topics.VERDICTS)
+    assert (verdict["id"], verdict["decision"], verdict["reason"]) == (
+        "m1", "deny", "INVALID_INTENT")
+    letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
+    assert len(letters) == 2
+    assert letters[0]["record_id"] == "m1" and letters[0]["error_class"] == "invalid_record"
+    assert letters[1]["record_id"] is None
+    [violation] = decoded(gate_app, codec, topics.VIOLATIONS)
+    assert violation["rule"] == "INVALID_INTENT"
+
+
+async def test_misrouted_record_is_rerouted_not_decided(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(address="+1 (415) 555-0101"),
+              key=b"+1 (415) 555-0101")
+    assert sent(gate_app).of(topics.VERDICTS) == []
+    [(key, _value)] = sent(gate_app).of(topics.INTENTS)
+    assert key == PHONE.encode()
+
+
+async def test_reprocessed_intent_repeats_its_first_verdict(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "consent", topics.CONSENT, consent())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    # An opt-out produced after the intent was decided; then the intent is redelivered.
+    await put(gate_app, codec, "optout", topics.OPTOUT, optout())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    verdicts = decoded(gate_app, codec, topics.VERDICTS)
+    assert [(v["decision"], v["reason"]) for v in verdicts] == [("allow", "CONSENT_VALID")] * 2
+    assert verdicts[0]["decided_at"] == verdicts[1]["decided_at"]
+    # A new intent does see the opt-out.
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m9"))
+    assert decoded(gate_app, codec, topics.VERDICTS)[-1]["reason"] == "OPTED_OUT"
+
+
+async def test_intent_whose_state_is_not_current_is_denied(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "consent", topics.CONSENT, consent())
+    gate_app.ordering = FixedHold(caught_up=False)  # type: ignore[assignment]
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    [verdict] = decoded(gate_app, codec, topics.VERDICTS)
+    assert (verdict["decision"], verdict["reason"]) == ("deny", "STATE_NOT_CURRENT")
+    assert gate_app.metrics.ordering_timeouts._value.get() == 1
+
+
+async def test_intent_agent_holds_on_its_co_partitions(gate_app: GateApp, codec: WireCodec):
+    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    hold = gate_app.ordering
+    assert isinstance(hold, FixedHold)
+    assert ("consent-events", 0) in hold.calls[0] and ("optout-events", 0) in hold.calls[0]
+    assert ("partner-agreements", 0) in hold.calls[0]
