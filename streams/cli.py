@@ -16,6 +16,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.localstack.command",
     "streams.replay",
     "streams.config_command",
+    "streams.worker",
+    "streams.produce_command",
+    "streams.tail",
 )
 
 
