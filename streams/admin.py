@@ -8,6 +8,7 @@ a message saying which topic has how many partitions.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
@@ -88,7 +89,13 @@ def ensure_topics(settings: Settings, admin: AdminClient | None = None) -> Topic
             except KafkaException as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise TopicLayoutError(f"cannot create topic {name}: {exc}") from exc
-        found = existing_partitions(admin, list(names.values()))
+        # Metadata catches up with creation a moment later.
+        deadline = time.monotonic() + 15
+        while True:
+            found = existing_partitions(admin, list(names.values()))
+            if all(name in found for name in names.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
     absent = [name for name in names.values() if name not in found]
     if absent:
         raise TopicLayoutError(f"topics missing after creation: {', '.join(absent)}")

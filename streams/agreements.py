@@ -47,6 +47,9 @@ class AgreementsView:
         self._positions = positions
         self.current = Agreements()
         self._consumer: AIOKafkaConsumer | None = None
+        # Offset lookups get a client of their own: on the follower's connection they would queue
+        # behind its long-polling fetch and wait up to fetch_max_wait_ms each time.
+        self._offsets: AIOKafkaConsumer | None = None
         self._started = asyncio.Event()
 
     def partitions(self) -> list[TopicPartition]:
@@ -65,13 +68,24 @@ class AgreementsView:
             self._consumer = consumer
         return self._consumer
 
+    async def _ensure_offsets_client(self) -> AIOKafkaConsumer:
+        if self._offsets is None:
+            client = AIOKafkaConsumer(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                group_id=None,
+                enable_auto_commit=False,
+            )
+            await client.start()
+            self._offsets = client
+        return self._offsets
+
     async def end_offsets(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
-        consumer = await self._ensure_consumer()
+        consumer = await self._ensure_offsets_client()
         found = await consumer.end_offsets([KafkaTP(t, p) for t, p in tps])
         return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
 
     async def beginning_offsets(self, tps: list[TopicPartition]) -> Mapping[TopicPartition, int]:
-        consumer = await self._ensure_consumer()
+        consumer = await self._ensure_offsets_client()
         found = await consumer.beginning_offsets([KafkaTP(t, p) for t, p in tps])
         return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
 
@@ -115,6 +129,7 @@ class AgreementsView:
             return False
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+        for client in (self._consumer, self._offsets):
+            if client is not None:
+                await client.stop()
+        self._consumer = self._offsets = None
