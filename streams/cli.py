@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.worker",
     "streams.produce_command",
     "streams.tail",
+    "streams.demo",
+    "streams.bench",
 )
 
 
