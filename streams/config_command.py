@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streams.settings import SettingsError, documented_fields
+from streams.settings import Settings, SettingsError, current_values, documented_fields
 
 
 def register(subparsers: Any) -> None:
@@ -33,20 +33,17 @@ def render_markdown() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     if args.markdown:
         print(render_markdown(), end="")
         return 0
     try:
-        from streams.settings import Settings
-
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         print(f"consentgate: bad setting: {exc}")
         return 2
+    current = current_values(settings)
     for env, default, doc in documented_fields():
-        current = os.environ.get(env)
-        shown = "(default)" if current in (None, "") else current
+        value = current[env]
+        shown = "(default)" if value == default else value
         print(f"{env:42} {shown:24} default {default}  # {doc}")
     return 0

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 from streams.policy.config import PolicyConfig
 
@@ -135,6 +136,7 @@ class Settings:
 
 
 def _parse(raw: str, kind: Any, name: str) -> Any:
+    kind = _unwrap_optional(kind)
     try:
         if kind is int:
             return int(raw)
@@ -158,6 +160,15 @@ def _parse(raw: str, kind: Any, name: str) -> Any:
         return raw
     except ValueError as exc:
         raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+def _unwrap_optional(kind: Any) -> Any:
+    """`X | None` → `X` (an optional setting is None when its variable is unset or empty)."""
+    if isinstance(kind, types.UnionType):
+        args = [arg for arg in get_args(kind) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return kind
 
 
 def _load(cls: Any, environ: Mapping[str, str]) -> Any:
@@ -188,7 +199,29 @@ def documented_fields(cls: Any = Settings) -> list[tuple[str, str, str]]:
             shown = f"{default.total_seconds():g}"
         elif isinstance(default, frozenset):
             shown = ",".join(sorted(default))
+        elif default is None:
+            shown = ""
         else:
             shown = str(default)
         rows.append((spec.metadata["env"], shown, spec.metadata["doc"]))
     return rows
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():g}"
+    if isinstance(value, frozenset):
+        return ",".join(sorted(value))
+    return "" if value is None else str(value)
+
+
+def current_values(settings: Any) -> dict[str, str]:
+    """Environment variable -> the value in force, for every setting (nested ones included)."""
+    shown: dict[str, str] = {}
+    for spec in dataclasses.fields(settings):
+        value = getattr(settings, spec.name)
+        if dataclasses.is_dataclass(value):
+            shown.update(current_values(value))
+        else:
+            shown[spec.metadata["env"]] = _shown(value)
+    return shown
