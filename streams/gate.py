@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from streams.policy.records import (
     violation_for,
 )
 from streams.policy.state import Agreements, apply
-from streams.serdes import DecodeError, SerdesError, WireCodec
+from streams.serdes import DecodeError, RegistryUnavailableError, SerdesError, WireCodec
 from streams.stored import MemoEntry, Stored, decode_stored, encode_stored
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ KIND_OF_TOPIC = {
     topics.PARTNER.base: "partner",
     topics.INTENTS.base: "intent",
 }
-REROUTED_HEADER = "consentgate-rerouted"
+REGISTRY_RETRIES = 60
+REGISTRY_BACKOFF_S = 1.0
+# Dead letters carry the original bytes, up to this much; a larger record keeps its head.
+DEAD_LETTER_MAX_VALUE = 256 * 1024
 
 
 class AgreementSource(Protocol):
@@ -137,7 +141,7 @@ class Gate:
         decoded: dict[str, Any] = {}
         try:
             try:
-                decoded = self.codec.decode(topics.INTENTS, msg.value)
+                decoded = self._decode(topics.INTENTS, msg.value)
             except DecodeError as exc:
                 self._dead_letter(msg, exc.error_class, str(exc), None)
                 return
@@ -229,10 +233,26 @@ class Gate:
 
     # ---------------------------------------------------------------- helpers
 
+    def _decode(self, spec: topics.TopicSpec, value: bytes | None) -> dict[str, Any]:
+        """Decode; while the registry is unreachable, wait and retry rather than drop the record.
+
+        An opt-out dead-lettered because the registry was briefly down would be an opt-out not
+        honoured. Holding the partition is the fail-closed choice: lag grows and alerts fire.
+        """
+        for attempt in range(REGISTRY_RETRIES):
+            try:
+                return self.codec.decode(spec, value)
+            except RegistryUnavailableError:
+                if attempt == REGISTRY_RETRIES - 1:
+                    raise
+                log.warning("schema registry unreachable; retrying in %.0fs", REGISTRY_BACKOFF_S)
+                time.sleep(REGISTRY_BACKOFF_S)
+        raise AssertionError("unreachable")
+
     def _read(self, spec: topics.TopicSpec, msg: Inbound) -> Any:
         """Decode and validate, or dead-letter and return None."""
         try:
-            decoded = self.codec.decode(spec, msg.value)
+            decoded = self._decode(spec, msg.value)
         except DecodeError as exc:
             self._dead_letter(msg, exc.error_class, str(exc), None)
             return None
@@ -263,6 +283,10 @@ class Gate:
     ) -> None:
         base = self.base_of.get(msg.topic, msg.topic)
         self.metrics.dead_letters.labels(base, error_class).inc()
+        value = msg.value
+        if value is not None and len(value) > DEAD_LETTER_MAX_VALUE:
+            error = f"{error} (value truncated from {len(value)} bytes)"
+            value = value[:DEAD_LETTER_MAX_VALUE]
         letter = {
             "id": f"{msg.topic}:{msg.partition}:{msg.offset}",
             "at": datetime.now(UTC),
@@ -270,15 +294,19 @@ class Gate:
             "source_partition": msg.partition,
             "source_offset": msg.offset,
             "source_line": None,
-            "key": msg.key,
-            "value": msg.value,
-            "error": error,
+            "key": msg.key[:DEAD_LETTER_MAX_VALUE] if msg.key else msg.key,
+            "value": value,
+            "error": error[:4096],
             "error_class": error_class,
             "record_id": record_id,
         }
-        self.outputs.send(
-            topics.DEAD_LETTERS, msg.key, self.codec.encode(topics.DEAD_LETTERS, letter)
-        )
+        try:
+            encoded = self.codec.encode(topics.DEAD_LETTERS, letter)
+        except SerdesError:  # never let the error path raise: keep the record's coordinates
+            log.exception("cannot encode the dead letter for %s", letter["id"])
+            letter.update(key=None, value=None, error=f"{error_class}: unencodable dead letter")
+            encoded = self.codec.encode(topics.DEAD_LETTERS, letter)
+        self.outputs.send(topics.DEAD_LETTERS, msg.key, encoded)
         log.warning(
             "dead letter from %s[%d]@%d: %s (%s)",
             msg.topic,

@@ -194,3 +194,14 @@ async def test_intent_agent_holds_on_its_co_partitions(gate_app: GateApp, codec:
     assert isinstance(hold, FixedHold)
     assert ("consent-events", 0) in hold.calls[0] and ("optout-events", 0) in hold.calls[0]
     assert ("partner-agreements", 0) in hold.calls[0]
+
+
+async def test_oversized_record_is_dead_lettered_with_its_head(gate_app: GateApp, codec: WireCodec):
+    huge = b"\x00\x00\x00\x00\x01" + b"x" * (2 * 1024 * 1024)
+    await put(gate_app, codec, "optout", topics.OPTOUT, huge)
+    [letter] = decoded(gate_app, codec, topics.DEAD_LETTERS)
+    assert letter["error_class"] == "too_large"
+    assert letter["value"] == huge[: len(letter["value"])] and len(letter["value"]) < len(huge)
+    assert "truncated" in letter["error"]
+    await put(gate_app, codec, "optout", topics.OPTOUT, optout())  # the agent still runs
+    assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
