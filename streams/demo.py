@@ -75,10 +75,15 @@ def run(args: argparse.Namespace) -> int:
     from connectors.producer import GateProducer
     from streams.admin import ensure_topics
     from streams.localstack import LocalStack
-    from streams.runner import WorkerProcess, WorkerFailed
+    from streams.runner import WorkerFailed, WorkerProcess
     from streams.serdes import WireCodec
-    from streams.workload import Clock, consent_records, intent_records, make_recipients
-    from streams.workload import partner_records
+    from streams.workload import (
+        Clock,
+        consent_records,
+        intent_records,
+        make_recipients,
+        partner_records,
+    )
 
     base = Settings.from_env()
     stack = None
@@ -117,9 +122,7 @@ def run(args: argparse.Namespace) -> int:
         clock = Clock()
         state = partner_records(clock) + list(consent_records(recipients, clock))
         print(f"loading {len(state)} consent, opt-out and partner records...", flush=True)
-        producer.publish_all(
-            ({**r, "id": f"{run_id}-{r['id']}"} for r in state), wait_each=False
-        )
+        producer.publish_all(({**r, "id": f"{run_id}-{r['id']}"} for r in state), wait_each=False)
         tally = Tally()
         reader = threading.Thread(target=_follow, args=(settings, tally, stop), daemon=True)
         reader.start()

@@ -109,7 +109,9 @@ class OutputReader:
                 return
             self.poll(0.2)
         missing = wanted - {r[key] for r in self.records}
-        raise AssertionError(f"{len(missing)} {self.spec.base} never came, e.g. {sorted(missing)[:5]}")
+        raise AssertionError(
+            f"{len(missing)} {self.spec.base} never came, e.g. {sorted(missing)[:5]}"
+        )
 
     def wait_for_count(self, count: int, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -51,8 +51,9 @@ def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[GateApp]:
     settings = Settings().replace(
         app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path
     )
-    ga = create_app(settings, partitions=1, partner_partitions=1, codec=codec,
-                    with_web_metrics=False)
+    ga = create_app(
+        settings, partitions=1, partner_partitions=1, codec=codec, with_web_metrics=False
+    )
     ga.gate.outputs = RecordingOutputs()
     ga.ordering = FixedHold()  # type: ignore[assignment]
     yield ga
@@ -69,30 +70,59 @@ def decoded(ga: GateApp, codec: WireCodec, spec: topics.TopicSpec) -> list[dict[
 
 
 def consent(**changes: Any) -> dict[str, Any]:
-    record = {"id": "c1", "at": AT, "channel": "sms", "address": PHONE, "party": "company",
-              "purpose": "marketing", "action": "grant", "jurisdiction": "US",
-              "evidence": {"source": "web_form"}}
+    record = {
+        "id": "c1",
+        "at": AT,
+        "channel": "sms",
+        "address": PHONE,
+        "party": "company",
+        "purpose": "marketing",
+        "action": "grant",
+        "jurisdiction": "US",
+        "evidence": {"source": "web_form"},
+    }
     record.update(changes)
     return record
 
 
 def intent(**changes: Any) -> dict[str, Any]:
-    record = {"id": "m1", "at": "2026-06-01T19:00:00Z", "channel": "sms", "address": PHONE,
-              "sender": "company", "category": "promotional", "has_opt_out": True,
-              "jurisdiction": "US", "body": "20% off this week. Reply STOP to opt out."}
+    record = {
+        "id": "m1",
+        "at": "2026-06-01T19:00:00Z",
+        "channel": "sms",
+        "address": PHONE,
+        "sender": "company",
+        "category": "promotional",
+        "has_opt_out": True,
+        "jurisdiction": "US",
+        "body": "20% off this week. Reply STOP to opt out.",
+    }
     record.update(changes)
     return record
 
 
 def optout(**changes: Any) -> dict[str, Any]:
-    record = {"id": "o1", "at": "2026-06-01T19:30:00Z", "channel": "sms", "address": PHONE,
-              "party": None, "method": "sms_keyword", "jurisdiction": "US"}
+    record = {
+        "id": "o1",
+        "at": "2026-06-01T19:30:00Z",
+        "channel": "sms",
+        "address": PHONE,
+        "party": None,
+        "method": "sms_keyword",
+        "jurisdiction": "US",
+    }
     record.update(changes)
     return record
 
 
-async def put(ga: GateApp, codec: WireCodec, agent: str, spec: topics.TopicSpec,
-              record: dict[str, Any] | bytes, key: bytes = PHONE.encode()) -> None:
+async def put(
+    ga: GateApp,
+    codec: WireCodec,
+    agent: str,
+    spec: topics.TopicSpec,
+    record: dict[str, Any] | bytes,
+    key: bytes = PHONE.encode(),
+) -> None:
     value = record if isinstance(record, bytes) else codec.encode(spec, record)
     async with ga.agents[agent].test_context() as context:
         await context.put(key=key, value=value)
@@ -117,7 +147,10 @@ async def test_opt_out_denies_and_files_a_violation(gate_app: GateApp, codec: Wi
     assert (verdict["decision"], verdict["reason"]) == ("deny", "OPTED_OUT")
     [violation] = decoded(gate_app, codec, topics.VIOLATIONS)
     assert (violation["intent_id"], violation["rule"], violation["severity"]) == (
-        "m2", "OPTED_OUT", "critical")
+        "m2",
+        "OPTED_OUT",
+        "critical",
+    )
     assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
 
 
@@ -130,7 +163,10 @@ async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
     await put(gate_app, codec, "consent", topics.CONSENT, consent(id="c2"))
     letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
     assert [letter["error_class"] for letter in letters] == [
-        "unknown_schema", "wire_header", "invalid_record"]
+        "unknown_schema",
+        "wire_header",
+        "invalid_record",
+    ]
     assert all(letter["source_topic"] == "consent-events" for letter in letters)
     assert [letter["source_offset"] for letter in letters] == [0, 0, 0]
     assert letters[1]["value"] == b"not avro at all"
@@ -148,7 +184,10 @@ async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
     await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff\xff")
     [verdict] = decoded(gate_app, codec, topics.VERDICTS)
     assert (verdict["id"], verdict["decision"], verdict["reason"]) == (
-        "m1", "deny", "INVALID_INTENT")
+        "m1",
+        "deny",
+        "INVALID_INTENT",
+    )
     letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
     assert len(letters) == 2
     assert letters[0]["record_id"] == "m1" and letters[0]["error_class"] == "invalid_record"
@@ -158,8 +197,14 @@ async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
 
 
 async def test_misrouted_record_is_rerouted_not_decided(gate_app: GateApp, codec: WireCodec):
-    await put(gate_app, codec, "intent", topics.INTENTS, intent(address="+1 (415) 555-0101"),
-              key=b"+1 (415) 555-0101")
+    await put(
+        gate_app,
+        codec,
+        "intent",
+        topics.INTENTS,
+        intent(address="+1 (415) 555-0101"),
+        key=b"+1 (415) 555-0101",
+    )
     assert sent(gate_app).of(topics.VERDICTS) == []
     [(key, _value)] = sent(gate_app).of(topics.INTENTS)
     assert key == PHONE.encode()

@@ -20,20 +20,46 @@ def number(n: int) -> str:
 
 
 def consent(n: int) -> dict:
-    return {"type": "consent", "id": f"c{n}", "at": "2026-06-02T15:00:00Z", "channel": "sms",
-            "address": number(n), "party": "company", "purpose": "marketing", "action": "grant",
-            "jurisdiction": "US", "evidence": {"source": "web_form"}}
+    return {
+        "type": "consent",
+        "id": f"c{n}",
+        "at": "2026-06-02T15:00:00Z",
+        "channel": "sms",
+        "address": number(n),
+        "party": "company",
+        "purpose": "marketing",
+        "action": "grant",
+        "jurisdiction": "US",
+        "evidence": {"source": "web_form"},
+    }
 
 
 def intent(n: int, tag: str) -> dict:
-    return {"type": "intent", "id": f"{tag}{n}", "at": "2026-06-02T16:00:00Z", "channel": "sms",
-            "address": number(n), "sender": "company", "category": "promotional",
-            "has_opt_out": True, "jurisdiction": "US", "body": "20% off. Reply STOP to opt out."}
+    return {
+        "type": "intent",
+        "id": f"{tag}{n}",
+        "at": "2026-06-02T16:00:00Z",
+        "channel": "sms",
+        "address": number(n),
+        "sender": "company",
+        "category": "promotional",
+        "has_opt_out": True,
+        "jurisdiction": "US",
+        "body": "20% off. Reply STOP to opt out.",
+    }
 
 
 def optout(n: int) -> dict:
-    return {"type": "optout", "id": f"o{n}", "at": "2026-06-02T15:59:00Z", "channel": "sms",
-            "address": number(n), "party": None, "method": "sms_keyword", "jurisdiction": "US"}
+    return {
+        "type": "optout",
+        "id": f"o{n}",
+        "at": "2026-06-02T15:59:00Z",
+        "channel": "sms",
+        "address": number(n),
+        "party": None,
+        "method": "sms_keyword",
+        "jurisdiction": "US",
+    }
 
 
 def test_acknowledged_optout_is_applied_to_every_later_intent(kafka_stack, unique_name, tmp_path):

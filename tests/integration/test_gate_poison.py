@@ -23,15 +23,31 @@ def phone(n: int) -> str:
 
 
 def good_consent(n: int) -> dict[str, Any]:
-    return {"id": f"c{n}", "at": "2026-06-02T15:00:00Z", "channel": "sms", "address": phone(n),
-            "party": "company", "purpose": "marketing", "action": "grant", "jurisdiction": "US",
-            "evidence": {"source": "web_form"}}
+    return {
+        "id": f"c{n}",
+        "at": "2026-06-02T15:00:00Z",
+        "channel": "sms",
+        "address": phone(n),
+        "party": "company",
+        "purpose": "marketing",
+        "action": "grant",
+        "jurisdiction": "US",
+        "evidence": {"source": "web_form"},
+    }
 
 
 def good_intent(n: int) -> dict[str, Any]:
-    return {"id": f"m{n}", "at": "2026-06-02T16:00:00Z", "channel": "sms", "address": phone(n),
-            "sender": "company", "category": "promotional", "has_opt_out": True,
-            "jurisdiction": "US", "body": "20% off. Reply STOP to opt out."}
+    return {
+        "id": f"m{n}",
+        "at": "2026-06-02T16:00:00Z",
+        "channel": "sms",
+        "address": phone(n),
+        "sender": "company",
+        "category": "promotional",
+        "has_opt_out": True,
+        "jurisdiction": "US",
+        "body": "20% off. Reply STOP to opt out.",
+    }
 
 
 def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, unique_name, tmp_path):
@@ -57,9 +73,21 @@ def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, uniqu
         ],
         topics.OPTOUT.base: [
             ("k", b"\x00\x00"),
-            ("k", codec.encode(topics.OPTOUT, {
-                "id": "o-bad", "at": "2026-06-02T15:00:00Z", "channel": "sms",
-                "address": "12", "party": None, "method": "sms_keyword", "jurisdiction": "US"})),
+            (
+                "k",
+                codec.encode(
+                    topics.OPTOUT,
+                    {
+                        "id": "o-bad",
+                        "at": "2026-06-02T15:00:00Z",
+                        "channel": "sms",
+                        "address": "12",
+                        "party": None,
+                        "method": "sms_keyword",
+                        "jurisdiction": "US",
+                    },
+                ),
+            ),
         ],
         topics.PARTNER.base: [("acme", b"\x00\x00\x00\x00\x00")],
         topics.INTENTS.base: [
@@ -84,15 +112,17 @@ def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, uniqu
             gate.producer.publish({"type": "intent", **good_intent(n)}, wait=False)
         # A misrouted intent: keyed by the address as written, re-routed and decided.
         misrouted = {**good_intent(GOOD), "address": "+1 (415) 300-0000"}
-        gate.producer.publish_encoded(topics.INTENTS, "+1 (415) 300-0000",
-                                      codec.encode(topics.INTENTS, misrouted), wait=True)
+        gate.producer.publish_encoded(
+            topics.INTENTS, "+1 (415) 300-0000", codec.encode(topics.INTENTS, misrouted), wait=True
+        )
         gate.producer.flush()
 
         good_ids = [f"m{n}" for n in range(GOOD)] + [f"m{GOOD}"]
         verdicts.wait_for_ids([*good_ids, "m900", "m901"], timeout=90)
         by_id = {v["id"]: v for v in verdicts.records}
         assert all(by_id[i]["decision"] == "allow" for i in good_ids), [
-            (i, by_id[i]["reason"]) for i in good_ids if by_id[i]["decision"] != "allow"]
+            (i, by_id[i]["reason"]) for i in good_ids if by_id[i]["decision"] != "allow"
+        ]
         assert by_id["m900"]["reason"] == by_id["m901"]["reason"] == "INVALID_INTENT"
 
         expected = sum(len(v) for v in poison.values())

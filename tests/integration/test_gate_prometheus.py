@@ -28,12 +28,12 @@ def test_worker_metrics_feed_every_panel_and_rule(kafka_stack, unique_name, tmp_
         verdicts.wait_for_count(700, timeout=120)
 
         exposed = gate.worker.scrape()
-        families = {
-            metric.name
-            for metric in GateMetrics().registry.collect()
-        }
-        missing = [name for name in families if f"# TYPE {name}" not in exposed
-                   and f"# TYPE {name}_total" not in exposed]
+        families = {metric.name for metric in GateMetrics().registry.collect()}
+        missing = [
+            name
+            for name in families
+            if f"# TYPE {name}" not in exposed and f"# TYPE {name}_total" not in exposed
+        ]
         assert missing == [], f"metric families not exposed: {missing}"
         assert "consentgate_faust_messages_received" in exposed
         assert "process_resident_memory_bytes" in exposed

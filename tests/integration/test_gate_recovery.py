@@ -25,20 +25,46 @@ def phone(n: int) -> str:
 
 
 def consent(n: int) -> dict[str, Any]:
-    return {"type": "consent", "id": f"c{n}", "at": "2026-06-02T15:00:00Z", "channel": "sms",
-            "address": phone(n), "party": "company", "purpose": "marketing", "action": "grant",
-            "jurisdiction": "US", "evidence": {"source": "web_form"}}
+    return {
+        "type": "consent",
+        "id": f"c{n}",
+        "at": "2026-06-02T15:00:00Z",
+        "channel": "sms",
+        "address": phone(n),
+        "party": "company",
+        "purpose": "marketing",
+        "action": "grant",
+        "jurisdiction": "US",
+        "evidence": {"source": "web_form"},
+    }
 
 
 def optout(n: int) -> dict[str, Any]:
-    return {"type": "optout", "id": f"o{n}", "at": "2026-06-02T15:30:00Z", "channel": "sms",
-            "address": phone(n), "party": None, "method": "sms_keyword", "jurisdiction": "US"}
+    return {
+        "type": "optout",
+        "id": f"o{n}",
+        "at": "2026-06-02T15:30:00Z",
+        "channel": "sms",
+        "address": phone(n),
+        "party": None,
+        "method": "sms_keyword",
+        "jurisdiction": "US",
+    }
 
 
 def intent(i: int, n: int, category: str = "promotional") -> dict[str, Any]:
-    return {"type": "intent", "id": f"m{i}", "at": "2026-06-02T16:00:00Z", "channel": "sms",
-            "address": phone(n), "sender": "company", "category": category, "has_opt_out": True,
-            "jurisdiction": "US", "body": "20% off. Reply STOP to opt out."}
+    return {
+        "type": "intent",
+        "id": f"m{i}",
+        "at": "2026-06-02T16:00:00Z",
+        "channel": "sms",
+        "address": phone(n),
+        "sender": "company",
+        "category": category,
+        "has_opt_out": True,
+        "jurisdiction": "US",
+        "body": "20% off. Reply STOP to opt out.",
+    }
 
 
 def test_kill_minus_nine_loses_and_contradicts_nothing(kafka_stack, unique_name, tmp_path):
@@ -105,8 +131,10 @@ def test_lost_local_store_is_rebuilt_from_the_changelog(kafka_stack, unique_name
         shutil.rmtree(settings.data_dir)
         started = time.monotonic()
         gate.worker.start()
-        print(f"\nrebuilt {RECIPIENTS} recipients from the changelog; ready after "
-              f"{time.monotonic() - started:.1f}s")
+        print(
+            f"\nrebuilt {RECIPIENTS} recipients from the changelog; ready after "
+            f"{time.monotonic() - started:.1f}s"
+        )
 
         again = [intent(50_000 + n, n) for n in range(RECIPIENTS)]
         gate.producer.publish_all(again, wait_each=False)

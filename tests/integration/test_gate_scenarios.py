@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from streams import topics
-from streams.policy.replay import replay_objects
 from streams.policy.records import Verdict
+from streams.policy.replay import replay_objects
 from tests.gatekit import Gate, gate_settings
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "contract"
@@ -56,9 +56,7 @@ def test_scenarios_through_kafka_match_replay(folder, kafka_stack, unique_name, 
                     list(want.reasons),
                 ), f"{path.name} {want.id}"
                 compared += 1
-        assert compared == sum(
-            1 for path in files for r in load(path) if r.get("type") == "intent"
-        )
+        assert compared == sum(1 for path in files for r in load(path) if r.get("type") == "intent")
         assert gate.worker.alive()
     finally:
         verdicts.close()

@@ -14,14 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_environment_values_are_parsed_to_their_types():
-    settings = Settings.from_env({
-        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
-        "CONSENTGATE_PARTITIONS": "12",
-        "CONSENTGATE_ORDERING_MAX_WAIT_S": "0.5",
-        "CONSENTGATE_DATA_DIR": "/var/lib/consentgate",
-        "CONSENTGATE_FIRST_PARTY": "acme",
-        "CONSENTGATE_DOUBLE_OPT_IN_CHANNELS": "email, sms",
-    })
+    settings = Settings.from_env(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
+            "CONSENTGATE_PARTITIONS": "12",
+            "CONSENTGATE_ORDERING_MAX_WAIT_S": "0.5",
+            "CONSENTGATE_DATA_DIR": "/var/lib/consentgate",
+            "CONSENTGATE_FIRST_PARTY": "acme",
+            "CONSENTGATE_DOUBLE_OPT_IN_CHANNELS": "email, sms",
+        }
+    )
     assert settings.kafka_bootstrap_servers == "127.0.0.1:29092"
     assert settings.partitions == 12
     assert settings.ordering_max_wait == timedelta(seconds=0.5)
@@ -36,8 +38,9 @@ def test_defaults_bind_loopback_and_empty_values_mean_default():
     assert settings.web_port == 6066
 
 
-@pytest.mark.parametrize("name,value", [("CONSENTGATE_PARTITIONS", "six"),
-                                        ("CONSENTGATE_ORDERING_MAX_WAIT_S", "-1")])
+@pytest.mark.parametrize(
+    "name,value", [("CONSENTGATE_PARTITIONS", "six"), ("CONSENTGATE_ORDERING_MAX_WAIT_S", "-1")]
+)
 def test_bad_values_are_refused_with_the_variable_named(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
@@ -52,4 +55,5 @@ def test_every_setting_is_documented_and_shown():
 
 def test_configuration_reference_is_current():
     assert (ROOT / "docs" / "configuration.md").read_text() == render_markdown(), (
-        "run `make docs` to regenerate docs/configuration.md")
+        "run `make docs` to regenerate docs/configuration.md"
+    )
