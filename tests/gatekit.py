@@ -121,3 +121,56 @@ class OutputReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+class SmsRecipients:
+    """US sms recipients numbered from `base`, and the records a test sends about them.
+
+    Each test takes its own `base`, so tests sharing a broker never share a recipient.
+    """
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def phone(self, n: int) -> str:
+        return f"+1415{self.base + n:07d}"
+
+    def consent(self, n: int) -> dict[str, Any]:
+        return {
+            "type": "consent",
+            "id": f"c{n}",
+            "at": "2026-06-02T15:00:00Z",
+            "channel": "sms",
+            "address": self.phone(n),
+            "party": "company",
+            "purpose": "marketing",
+            "action": "grant",
+            "jurisdiction": "US",
+            "evidence": {"source": "web_form"},
+        }
+
+    def optout(self, n: int) -> dict[str, Any]:
+        return {
+            "type": "optout",
+            "id": f"o{n}",
+            "at": "2026-06-02T15:30:00Z",
+            "channel": "sms",
+            "address": self.phone(n),
+            "party": None,
+            "method": "sms_keyword",
+            "jurisdiction": "US",
+        }
+
+    def intent(self, intent_id: str, n: int) -> dict[str, Any]:
+        return {
+            "type": "intent",
+            "id": intent_id,
+            "at": "2026-06-02T16:00:00Z",
+            "channel": "sms",
+            "address": self.phone(n),
+            "sender": "company",
+            "category": "promotional",
+            "has_opt_out": True,
+            "jurisdiction": "US",
+            "body": "20% off. Reply STOP to opt out.",
+        }

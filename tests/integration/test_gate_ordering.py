@@ -10,56 +10,12 @@ from __future__ import annotations
 import re
 
 from streams import topics
-from tests.gatekit import Gate, gate_settings
+from tests.gatekit import Gate, SmsRecipients, gate_settings
 
 RACES = 1000
 
 
-def number(n: int) -> str:
-    return f"+1415{2_000_000 + n:07d}"
-
-
-def consent(n: int) -> dict:
-    return {
-        "type": "consent",
-        "id": f"c{n}",
-        "at": "2026-06-02T15:00:00Z",
-        "channel": "sms",
-        "address": number(n),
-        "party": "company",
-        "purpose": "marketing",
-        "action": "grant",
-        "jurisdiction": "US",
-        "evidence": {"source": "web_form"},
-    }
-
-
-def intent(n: int, tag: str) -> dict:
-    return {
-        "type": "intent",
-        "id": f"{tag}{n}",
-        "at": "2026-06-02T16:00:00Z",
-        "channel": "sms",
-        "address": number(n),
-        "sender": "company",
-        "category": "promotional",
-        "has_opt_out": True,
-        "jurisdiction": "US",
-        "body": "20% off. Reply STOP to opt out.",
-    }
-
-
-def optout(n: int) -> dict:
-    return {
-        "type": "optout",
-        "id": f"o{n}",
-        "at": "2026-06-02T15:59:00Z",
-        "channel": "sms",
-        "address": number(n),
-        "party": None,
-        "method": "sms_keyword",
-        "jurisdiction": "US",
-    }
+PEOPLE = SmsRecipients(2_000_000)
 
 
 def test_acknowledged_optout_is_applied_to_every_later_intent(kafka_stack, unique_name, tmp_path):
@@ -68,18 +24,18 @@ def test_acknowledged_optout_is_applied_to_every_later_intent(kafka_stack, uniqu
     try:
         # Consent for everyone, proven in force: a first intent per recipient is allowed.
         for n in range(RACES):
-            gate.producer.publish(consent(n), wait=False)
+            gate.producer.publish(PEOPLE.consent(n), wait=False)
         gate.producer.flush()
         for n in range(RACES):
-            gate.producer.publish(intent(n, "before"), wait=False)
+            gate.producer.publish(PEOPLE.intent(f"before{n}", n), wait=False)
         gate.producer.flush()
         verdicts.wait_for_ids([f"before{n}" for n in range(RACES)], timeout=120)
         assert {r["decision"] for r in verdicts.records} == {"allow"}
 
         # The races: opt-out acknowledged, then the intent produced immediately.
         for n in range(RACES):
-            gate.producer.publish(optout(n), wait=True)
-            gate.producer.publish(intent(n, "race"), wait=False)
+            gate.producer.publish(PEOPLE.optout(n), wait=True)
+            gate.producer.publish(PEOPLE.intent(f"race{n}", n), wait=False)
         gate.producer.flush()
         race_ids = {f"race{n}" for n in range(RACES)}
         verdicts.wait_for_ids(race_ids, timeout=180)

@@ -11,43 +11,22 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from connectors.producer import producer_config
+from connectors.producer import producer_config, wire_record
 from streams import topics
-from tests.gatekit import Gate, gate_settings
+from tests.gatekit import Gate, SmsRecipients, gate_settings
 
 GOOD = 60
 
 
-def phone(n: int) -> str:
-    return f"+1415{3_000_000 + n:07d}"
+PEOPLE = SmsRecipients(3_000_000)
 
 
 def good_consent(n: int) -> dict[str, Any]:
-    return {
-        "id": f"c{n}",
-        "at": "2026-06-02T15:00:00Z",
-        "channel": "sms",
-        "address": phone(n),
-        "party": "company",
-        "purpose": "marketing",
-        "action": "grant",
-        "jurisdiction": "US",
-        "evidence": {"source": "web_form"},
-    }
+    return wire_record(PEOPLE.consent(n))
 
 
 def good_intent(n: int) -> dict[str, Any]:
-    return {
-        "id": f"m{n}",
-        "at": "2026-06-02T16:00:00Z",
-        "channel": "sms",
-        "address": phone(n),
-        "sender": "company",
-        "category": "promotional",
-        "has_opt_out": True,
-        "jurisdiction": "US",
-        "body": "20% off. Reply STOP to opt out.",
-    }
+    return wire_record(PEOPLE.intent(f"m{n}", n))
 
 
 def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, unique_name, tmp_path):

@@ -11,74 +11,29 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from typing import Any
 
 from streams import topics
-from tests.gatekit import Gate, gate_settings
+from tests.gatekit import Gate, SmsRecipients, gate_settings
 
 RECIPIENTS = 2_000
 INTENTS = 20_000
 
 
-def phone(n: int) -> str:
-    return f"+1415{4_000_000 + n:07d}"
-
-
-def consent(n: int) -> dict[str, Any]:
-    return {
-        "type": "consent",
-        "id": f"c{n}",
-        "at": "2026-06-02T15:00:00Z",
-        "channel": "sms",
-        "address": phone(n),
-        "party": "company",
-        "purpose": "marketing",
-        "action": "grant",
-        "jurisdiction": "US",
-        "evidence": {"source": "web_form"},
-    }
-
-
-def optout(n: int) -> dict[str, Any]:
-    return {
-        "type": "optout",
-        "id": f"o{n}",
-        "at": "2026-06-02T15:30:00Z",
-        "channel": "sms",
-        "address": phone(n),
-        "party": None,
-        "method": "sms_keyword",
-        "jurisdiction": "US",
-    }
-
-
-def intent(i: int, n: int, category: str = "promotional") -> dict[str, Any]:
-    return {
-        "type": "intent",
-        "id": f"m{i}",
-        "at": "2026-06-02T16:00:00Z",
-        "channel": "sms",
-        "address": phone(n),
-        "sender": "company",
-        "category": category,
-        "has_opt_out": True,
-        "jurisdiction": "US",
-        "body": "20% off. Reply STOP to opt out.",
-    }
+PEOPLE = SmsRecipients(4_000_000)
 
 
 def test_kill_minus_nine_loses_and_contradicts_nothing(kafka_stack, unique_name, tmp_path):
     gate = Gate.start(gate_settings(kafka_stack, unique_name("crash"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
-        gate.producer.publish_all((consent(n) for n in range(RECIPIENTS)), wait_each=False)
+        gate.producer.publish_all((PEOPLE.consent(n) for n in range(RECIPIENTS)), wait_each=False)
         opted_out = set(range(0, RECIPIENTS, 7))
 
         def produce() -> None:
             for i in range(INTENTS):
-                gate.producer.publish(intent(i, i % RECIPIENTS), wait=False)
+                gate.producer.publish(PEOPLE.intent(f"m{i}", i % RECIPIENTS), wait=False)
                 if i % 50 == 0 and (i // 50) * 7 < RECIPIENTS:  # opt-outs arrive meanwhile
-                    gate.producer.publish(optout((i // 50) * 7), wait=False)
+                    gate.producer.publish(PEOPLE.optout((i // 50) * 7), wait=False)
             gate.producer.flush()
 
         producing = threading.Thread(target=produce)
@@ -101,7 +56,7 @@ def test_kill_minus_nine_loses_and_contradicts_nothing(kafka_stack, unique_name,
         print(f"\nkilled after {killed_after} verdicts; {duplicates} exact duplicates re-sent")
 
         # No state change lost: every opt-out, applied before or after the crash, now denies.
-        probes = [intent(100_000 + n, n) for n in range(RECIPIENTS)]
+        probes = [PEOPLE.intent(f"m{100_000 + n}", n) for n in range(RECIPIENTS)]
         gate.producer.publish_all(probes, wait_each=False)
         verdicts.wait_for_ids([p["id"] for p in probes], timeout=120)
         decided = {r["id"]: r for r in verdicts.records}
@@ -119,9 +74,11 @@ def test_lost_local_store_is_rebuilt_from_the_changelog(kafka_stack, unique_name
     gate = Gate.start(settings, tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
-        gate.producer.publish_all((consent(n) for n in range(RECIPIENTS)), wait_each=False)
-        gate.producer.publish_all((optout(n) for n in range(0, RECIPIENTS, 3)), wait_each=False)
-        first = [intent(n, n) for n in range(RECIPIENTS)]
+        gate.producer.publish_all((PEOPLE.consent(n) for n in range(RECIPIENTS)), wait_each=False)
+        gate.producer.publish_all(
+            (PEOPLE.optout(n) for n in range(0, RECIPIENTS, 3)), wait_each=False
+        )
+        first = [PEOPLE.intent(f"m{n}", n) for n in range(RECIPIENTS)]
         gate.producer.publish_all(first, wait_each=False)
         verdicts.wait_for_ids([r["id"] for r in first], timeout=120)
         before = {r["id"]: (r["decision"], r["reason"]) for r in verdicts.records}
@@ -136,7 +93,7 @@ def test_lost_local_store_is_rebuilt_from_the_changelog(kafka_stack, unique_name
             f"{time.monotonic() - started:.1f}s"
         )
 
-        again = [intent(50_000 + n, n) for n in range(RECIPIENTS)]
+        again = [PEOPLE.intent(f"m{50_000 + n}", n) for n in range(RECIPIENTS)]
         gate.producer.publish_all(again, wait_each=False)
         verdicts.wait_for_ids([r["id"] for r in again], timeout=120)
         after = {r["id"]: (r["decision"], r["reason"]) for r in verdicts.records}
