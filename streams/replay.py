@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import orjson
 
+from streams.policy.jurisdictions import TableError, table_for
 from streams.policy.records import Verdict
 from streams.policy.replay import replay_records
 from streams.settings import Settings, SettingsError
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = Settings.from_env().policy
-    except SettingsError as exc:
+        table_for(config)  # a broken jurisdiction table stops here, not at the first intent
+    except (SettingsError, TableError) as exc:
         print(f"consentgate: bad setting: {exc}", file=sys.stderr)
         return 2
     try:

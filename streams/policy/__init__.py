@@ -1,4 +1,5 @@
-"""The pure decision core: no Faust, no Kafka, no environment, no I/O. Records in, verdicts out.
+"""The pure decision core: no Faust, no Kafka, no environment, no I/O (but for reading the
+jurisdiction table once per process, in jurisdictions.py). Records in, verdicts out.
 
 Public API (imported from the modules, so that `streams.settings` loading `config` stays cheap):
 
@@ -11,9 +12,15 @@ Public API (imported from the modules, so that `streams.settings` loading `confi
     records.violation_for(verdict, intent_or_raw) -> Violation | None
     Verdict.to_dict(), Violation.to_dict()                    JSON-ready
     replay.replay_records(lines, config) / replay_objects(records, config)
+    jurisdictions.table_for(config) -> JurisdictionTable      the jurisdiction table in force
+                                                              (raises TableError; call at start)
+    explain.explain(intent, state, agreements, config, *, provenance=None) -> Explanation
 
 Modules: config (parameters), records (typed records, validation), addresses (normalization),
 times (instants), state (per-address state, agreements, encoding), context (facts of one
-decision), rules/ (one rule per module, in precedence order), content (promotional content and
-opt-out wording), reasons (codes, precedence, severity), engine (decide), replay (in memory).
+decision), rules/ (one rule per module, in precedence order; parameter rules for J3 and J4),
+content (promotional content and opt-out wording), reasons (codes, precedence, severity), engine
+(decide), replay (in memory), jurisdictions (the table of jurisdiction parameters, with
+jurisdictions.toml), recipient (local time and state of a recipient), findings and explain (the
+opt-in explanation path).
 """

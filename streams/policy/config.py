@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,5 +34,14 @@ class PolicyConfig:
         metadata={
             "env": "CONSENTGATE_POLICY_VERSION",
             "doc": "Version string stamped on every verdict, naming the policy text enforced.",
+        },
+    )
+    jurisdiction_table: Path | None = field(
+        default=None,
+        metadata={
+            "env": "CONSENTGATE_JURISDICTION_TABLE",
+            "doc": "TOML file laid over the shipped jurisdiction table (quiet hours, consent "
+            "bases, opt-out rules per country and state; docs/jurisdictions.md). Unset: the "
+            "shipped table alone.",
         },
     )

@@ -5,6 +5,10 @@ no rule denied it. Every applicable rule runs, so `reasons` lists every deny cod
 most decisive first; `reason` is the first of them, or the allow code (`reasons` then holds just
 that code, so `reason == reasons[0]` always).
 
+Jurisdiction rules read the table `config` names (jurisdictions.table_for: loaded once, then only
+looked up). A denied verdict's `detail` carries what a rule noted where a code alone would not tell
+(QUIET_HOURS: the local time and the window, or why the local time cannot be told).
+
 Pure: the state change an allowed intent makes (an opt-out confirmation remembered) is returned,
 not applied, in `Decision.new_state`; the caller stores it. Re-deciding an intent on the state its
 first decision produced gives the same verdict, which at-least-once reprocessing relies on.
@@ -18,10 +22,18 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from streams.policy.config import PolicyConfig
-from streams.policy.context import Context
+from streams.policy.context import Context, Provenance
+from streams.policy.jurisdictions import table_for
 from streams.policy.reasons import ALLOW_SET, DENY_RANK, INVALID_INTENT
 from streams.policy.records import CATEGORIES, SendIntent, Verdict, violation_for
-from streams.policy.rules import GRANT_CHECKS, RULES, rules_for
+from streams.policy.rules import (
+    CONFIRMATION_HOOKS,
+    COVERAGE_HOOKS,
+    GRANT_CHECKS,
+    RULES,
+    parameter_rules_for,
+    rules_for,
+)
 from streams.policy.state import EMPTY_STATE, Agreement, RecipientState
 from streams.policy.times import parse_instant
 
@@ -52,7 +64,7 @@ class _Plan:
 def _plan(category: str) -> _Plan:
     rules = rules_for(category)
     return _Plan(
-        tuple(rule.RULE_ID for rule in rules),
+        tuple(rule.RULE_ID for rule in (*rules, *parameter_rules_for(category))),
         tuple(rule.check for rule in rules),
         tuple(rule.on_allow for rule in rules if hasattr(rule, "on_allow")),
     )
@@ -78,7 +90,11 @@ def decide(
     now: datetime | None = None,
 ) -> Decision:
     """The verdict for `intent` as of its `at`. `now` stamps `decided_at` (default: the clock)."""
-    ctx = Context(intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS)
+    ctx = Context(  # new_context(), inlined: this is the hot path
+        intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS,
+        table=table_for(config), coverage_hooks=COVERAGE_HOOKS,
+        confirmation_hooks=CONFIRMATION_HOOKS,
+    )  # fmt: skip
     plan = _PLANS[intent.category]
     denied: list[str] = []
     allow_code: str | None = None
@@ -95,9 +111,10 @@ def decide(
     echo = (intent.channel, intent.sender, intent.category, intent.at)
     if denied:
         reasons = _by_precedence(denied)
+        detail = None if ctx.notes is None else "; ".join(ctx.notes)
         verdict = Verdict(
             intent.id, DENY, reasons[0], reasons, config.policy_version, plan.rule_ids,
-            decided_at, None, *echo,
+            decided_at, detail, *echo,
         )  # fmt: skip
         return Decision(verdict)
     if allow_code is None:  # nothing denied, but nothing allowed either: not checkable
@@ -116,6 +133,21 @@ def decide(
         if changed is not None:
             new_state = ctx.state = changed
     return Decision(verdict, new_state)
+
+
+def new_context(
+    intent: SendIntent,
+    state: RecipientState | None,
+    agreements: Mapping[str, Agreement],
+    config: PolicyConfig,
+    provenance: Provenance | None = None,
+) -> Context:
+    """The context every rule of this engine reads: the table `config` names and every hook."""
+    return Context(
+        intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS,
+        table=table_for(config), coverage_hooks=COVERAGE_HOOKS,
+        confirmation_hooks=CONFIRMATION_HOOKS, provenance=provenance,
+    )  # fmt: skip
 
 
 def _by_precedence(codes: list[str]) -> tuple[str, ...]:

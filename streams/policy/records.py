@@ -2,8 +2,10 @@
 
 `parse_record` accepts what JSON lines and fastavro give: `at`/`expires` as ISO-8601 text or aware
 datetimes. Addresses come out normalized (addresses.py). Unknown extra fields are tolerated and
-dropped, so producers may add fields; `basis` (consent) and `region` (intent) are kept already for
-the jurisdiction rules. Anything else wrong raises InvalidRecord naming the field.
+dropped, so producers may add fields. Consent `basis` is one of express, implied_purchase,
+implied_inquiry, soft_opt_in (absent or null: express); intent `region` is optional, an ISO 3166-2
+code (`US-FL`) of the intent's own jurisdiction. Opt-outs are read leniently where leniency can only
+restrict (see OptOutRecord). Anything else wrong raises InvalidRecord naming the field.
 """
 
 from __future__ import annotations
@@ -64,7 +66,13 @@ class ConsentRecord:
 
 @dataclass(frozen=True, slots=True)
 class OptOutRecord:
-    """An opt-out of one recipient from one party (`party` None: from every party)."""
+    """An opt-out of one recipient from one party (`party` None: from every party).
+
+    An opt-out is honoured whenever its channel, address and time can be read: an unknown or
+    missing `method` is recorded as `other`, and `jurisdiction` may be missing (None) when the
+    address needs no region to be read (E.164 with `+`, email, social_dm, post). Dead-lettering it
+    instead would fail open for the recipient. (The method as given is not kept: every field here
+    is a field of the optout-events schema, and that schema has none for it.)"""
 
     KIND: ClassVar[str] = "optout"
     id: str
@@ -73,7 +81,7 @@ class OptOutRecord:
     address: str
     party: str | None
     method: str
-    jurisdiction: str
+    jurisdiction: str | None
 
     @property
     def at_ms(self) -> int:
@@ -325,14 +333,32 @@ def _consent(f: _Fields, record_id: str) -> ConsentRecord:
 
 def _optout(f: _Fields, record_id: str) -> OptOutRecord:
     channel = f.choice("channel", CHANNELS)
-    jurisdiction = f.country()
+    # Lenient where leniency can only restrict: a missing or unreadable jurisdiction is no reason
+    # to drop an opt-out whose address reads without it.
+    jurisdiction: str | None
+    try:
+        country = f.country()
+    except ValueError as unreadable:
+        jurisdiction = None
+        try:
+            address = normalize_address(channel, f.text("address"), None)
+        except InvalidAddress:
+            if f.obj.get("jurisdiction") is None:
+                raise
+            raise unreadable from None  # the address needed the region, which is unreadable
+    else:
+        jurisdiction = country
+        address = f.address(channel, country)
+    method = f.obj.get("method")
+    if not isinstance(method, str) or method not in OPTOUT_METHODS:
+        method = "other"
     return OptOutRecord(
         id=record_id,
         at=f.instant("at"),
         channel=channel,
-        address=f.address(channel, jurisdiction),
+        address=address,
         party=f.optional_text("party"),
-        method=f.choice("method", OPTOUT_METHODS),
+        method=method,
         jurisdiction=jurisdiction,
     )
 
@@ -362,6 +388,8 @@ def _intent(f: _Fields, record_id: str) -> SendIntent:
         region = region.strip().upper()
         if not _SUBDIVISION.fullmatch(region):
             raise ValueError(f"region {region!r} is not an ISO 3166-2 code like US-FL")
+        if region[:2] != jurisdiction:
+            raise ValueError(f"region {region!r} is not in jurisdiction {jurisdiction}")
     return SendIntent(
         id=record_id,
         at=f.instant("at"),

@@ -41,3 +41,20 @@ def format_instant(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
+
+
+def add_months(ms: int, months: int) -> int:
+    """`ms` moved `months` calendar months on in UTC; a day the target month lacks becomes its last
+    day (31 Jan + 1 month = 28 or 29 Feb), as people count "a year" or "six months"."""
+    moment = from_epoch_ms(ms)
+    total = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(total, 12)
+    month += 1
+    day = min(moment.day, _days_in(year, month))
+    return epoch_ms(moment.replace(year=year, month=month, day=day))
+
+
+def _days_in(year: int, month: int) -> int:
+    if month == 12:
+        return 31
+    return (datetime(year, month + 1, 1) - datetime(year, month, 1)).days

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-BASE: Final = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+# Monday 1 June 2026, 11:00 in San Francisco (PHONE's zone): inside every US quiet-hours window.
+BASE: Final = datetime(2026, 6, 1, 18, 0, tzinfo=UTC)
 PHONE: Final = "+14155550101"
 EMAIL: Final = "alice@example.com"
 SMS_PROMO: Final = "Summer plans: 20% off all data bundles this week. Reply STOP to opt out."

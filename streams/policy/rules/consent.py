@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from streams.policy.context import Context
+from streams.policy.findings import Why, when
 from streams.policy.reasons import CONSENT_VALID, NO_CONSENT
 from streams.policy.rules.cases import allow, consent, deny, intent, partner
 
@@ -21,6 +22,28 @@ def check(ctx: Context) -> str | None:
     if ctx.candidate_grants():
         return None if ctx.grant_failures() else CONSENT_VALID
     return RULE_ID if ctx.covering_optout_at() is None else None
+
+
+def explain(ctx: Context) -> Why:
+    intent = ctx.intent
+    verdicts = ctx.grant_verdicts()
+    if not verdicts:
+        if ctx.covering_optout_at() is not None:
+            return Why("no grant is later than the covering opt-out (see OPTED_OUT)")
+        return Why(f"no marketing grant to {intent.sender} on {intent.channel} for this "
+                   "recipient is on record")  # fmt: skip
+    named: list[str] = []
+    relied: list[str] = []
+    for grant, codes in verdicts:
+        ref = ctx.ref("grant", intent.channel, intent.sender, grant.at)
+        if ref:
+            relied.append(ref)
+        name = f"grant {ref}" if ref else "a grant"
+        if not codes:
+            return Why(f"{name} ({grant.basis}, {when(grant.at)}) to {intent.sender} on "
+                       f"{intent.channel} counts", (ref,) if ref else ())  # fmt: skip
+        named.append(f"{name} ({grant.basis}, {when(grant.at)}): {', '.join(codes)}")
+    return Why("grants on record, none valid: " + "; ".join(named), tuple(relied))
 
 
 P = "acme-partner"

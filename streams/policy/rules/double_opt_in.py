@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from streams.policy.context import CandidateGrant, Context
+from streams.policy.findings import Why, when
 from streams.policy.reasons import CONSENT_UNCONFIRMED
 from streams.policy.rules.cases import allow, consent, deny, intent, optout
 from streams.policy.state import EXPRESS
@@ -30,6 +31,33 @@ def grant_check(grant: CandidateGrant, ctx: Context) -> str | None:
 
 def check(ctx: Context) -> str | None:
     return RULE_ID if RULE_ID in ctx.grant_failures() else None
+
+
+def explain(ctx: Context) -> Why:
+    intent = ctx.intent
+    if intent.channel not in ctx.config.double_opt_in_channels:
+        return Why(f"{intent.channel} needs no double opt-in")
+    line = ctx.state.consents.get((intent.channel, intent.sender))
+    parts: list[str] = []
+    relied: list[str] = []
+    for grant in ctx.candidate_grants():
+        ref = ctx.ref("grant", intent.channel, intent.sender, grant.at)
+        if ref:
+            relied.append(ref)
+        name = f"grant {ref}" if ref else f"the grant of {when(grant.at)}"
+        if grant.basis != EXPRESS:
+            parts.append(f"{name} is {grant.basis}: no confirmation needed")
+        elif grant.confirmed and line is not None and line.confirmed_at is not None:
+            confirm = ctx.ref("confirm", intent.channel, intent.sender, line.confirmed_at)
+            if confirm:
+                relied.append(confirm)
+            by = f"confirm {confirm}" if confirm else "a confirm"
+            parts.append(f"{name} is confirmed by {by} ({when(line.confirmed_at)})")
+        else:
+            parts.append(f"{name} has no confirm at or after it")
+    if not parts:
+        return Why("no grant to confirm (see the consent rule)")
+    return Why("; ".join(parts), tuple(relied))
 
 
 E = "email"

@@ -6,6 +6,7 @@ from typing import Final
 
 from streams.policy.content import has_opt_out_mechanism
 from streams.policy.context import Context
+from streams.policy.findings import Why
 from streams.policy.reasons import MISSING_OPT_OUT
 from streams.policy.rules.cases import allow, consent, deny, intent
 
@@ -26,6 +27,18 @@ def check(ctx: Context) -> str | None:
     if body is not None and not has_opt_out_mechanism(intent.channel, body):
         return RULE_ID
     return None
+
+
+def explain(ctx: Context) -> Why:
+    intent = ctx.intent
+    if not intent.has_opt_out:
+        return Why("has_opt_out is false: the message offers no way to opt out")
+    if intent.body is None:
+        return Why("has_opt_out is true and there is no body to check")
+    if not has_opt_out_mechanism(intent.channel, intent.body):
+        need = "an unsubscribe link or words" if intent.channel == "email" else "the word STOP"
+        return Why(f"has_opt_out is true but the body does not show the way out ({need})")
+    return Why("has_opt_out is true and the body shows the way out")
 
 
 E = "email"

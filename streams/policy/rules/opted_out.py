@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from streams.policy.context import Context
+from streams.policy.findings import Why, party_text, when
 from streams.policy.reasons import OPTED_OUT
 from streams.policy.rules.cases import allow, consent, deny, intent, optout
 
@@ -22,6 +23,27 @@ def check(ctx: Context) -> str | None:
     if ctx.covering_optout_at() is not None and not ctx.candidate_grants():
         return RULE_ID
     return None
+
+
+def explain(ctx: Context) -> Why:
+    intent = ctx.intent
+    found = ctx.covering_optout()
+    if found is None:
+        return Why(f"no opt-out from {intent.sender} or every party on "
+                   f"{', '.join(ctx.covering_channels())} is on record")  # fmt: skip
+    optout_id = ctx.optout_id(found)
+    name = f"opt-out {optout_id}" if optout_id else "an opt-out"
+    said = (f"{name} ({found.channel}, from {party_text(found.party)}, {when(found.at)}) covers "
+            f"{intent.sender} on {intent.channel}")  # fmt: skip
+    relied = [optout_id] if optout_id else []
+    later = ctx.candidate_grants()
+    if not later:
+        return Why(f"{said}, and no grant is later than it", tuple(relied))
+    grant_id = ctx.ref("grant", intent.channel, intent.sender, later[-1].at)
+    if grant_id:
+        relied.append(grant_id)
+    grant = f"grant {grant_id}" if grant_id else "a grant"
+    return Why(f"{said}, but {grant} ({when(later[-1].at)}) is later", tuple(relied))
 
 
 P = "acme-partner"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from streams.policy.context import Context
+from streams.policy.findings import Why, party_text, when
 from streams.policy.reasons import CONFIRMATION_NOT_ALLOWED, OPTOUT_CONFIRMATION
 from streams.policy.rules.cases import allow, consent, deny, intent, optout
 from streams.policy.state import RecipientState
@@ -13,9 +14,9 @@ RULE_ID: Final = CONFIRMATION_NOT_ALLOWED
 ALLOWS: Final = (OPTOUT_CONFIRMATION,)
 APPLIES_TO: Final = frozenset({"optout_confirmation"})
 STATEMENT: Final = (
-    "An opt-out confirmation needs a covering opt-out at most the configured window (24 h) before "
-    "it, not yet confirmed (policy 6: no further messages 'except those necessary to confirm the "
-    "opt-out')."
+    "An opt-out confirmation needs a covering opt-out at most the window before it (24 h by "
+    "default; 5 minutes on US sms, mms and voice, OPTOUT_CONFIRMATION_WINDOW), not yet confirmed "
+    "(policy 6: no further messages 'except those necessary to confirm the opt-out')."
 )
 
 
@@ -32,6 +33,43 @@ def on_allow(ctx: Context) -> RecipientState | None:
     return ctx.state.with_confirmation(mark.id, ctx.intent.id)
 
 
+def explain(ctx: Context) -> Why:
+    intent = ctx.intent
+    window_ms = ctx.confirmation_window_ms()
+    mark = ctx.confirmable_optout()
+    if mark is not None:
+        return Why(f"confirms opt-out {mark.id} ({mark.channel}, {party_text(mark.party)}, "
+                   f"{when(mark.at)}), {_span(ctx.at_ms - mark.at)} after it, within the "
+                   f"{_span(window_ms)} window, not confirmed before", (mark.id,))  # fmt: skip
+    channels = ctx.covering_channels()
+    reasons: list[str] = []
+    relied: list[str] = []
+    for m in ctx.state.recent_optouts:
+        if m.channel not in channels or (m.party is not None and m.party != intent.sender):
+            continue
+        relied.append(m.id)
+        if m.confirmed_by is not None:
+            reasons.append(
+                f"opt-out {m.id} ({when(m.at)}) was already confirmed by {m.confirmed_by}"
+            )
+        else:
+            reasons.append(f"opt-out {m.id} ({when(m.at)}) is {_span(ctx.at_ms - m.at)} old, "
+                           f"more than the {_span(window_ms)} window")  # fmt: skip
+    if not reasons:
+        return Why(f"no opt-out from {intent.sender} on {', '.join(channels)} is on record to "
+                   "confirm")  # fmt: skip
+    return Why("; ".join(reasons), tuple(relied))
+
+
+def _span(ms: int) -> str:
+    seconds = ms // 1000
+    if abs(seconds) < 120:
+        return f"{seconds} s"
+    if abs(seconds) < 2 * 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 _BODY = "You are unsubscribed."
 CASES: Final = (
     allow("right after an opt-out", OPTOUT_CONFIRMATION,
@@ -39,12 +77,14 @@ CASES: Final = (
     allow("opt-out from this sender only", OPTOUT_CONFIRMATION,
           optout(10, party="company"), intent(11, category="optout_confirmation", body=_BODY)),
     allow("just inside the window", OPTOUT_CONFIRMATION,
-          optout(0), intent(24 * 60, category="optout_confirmation", body=_BODY)),
+          optout(0, channel="email"),
+          intent(24 * 60, channel="email", category="optout_confirmation", body=_BODY)),
     deny("no opt-out", RULE_ID, intent(1, category="optout_confirmation", body=_BODY)),
     deny("second confirmation of one opt-out", RULE_ID,
          optout(10), intent(11, category="optout_confirmation", body=_BODY),
          intent(12, category="optout_confirmation", body=_BODY)),
-    deny("too late", RULE_ID, optout(0), intent(24 * 60 + 1, category="optout_confirmation")),
+    deny("too late", RULE_ID, optout(0, channel="email"),
+         intent(24 * 60 + 1, channel="email", category="optout_confirmation")),
     deny("opt-out from another party", RULE_ID,
          optout(0, party="acme-partner"), intent(1, category="optout_confirmation", body=_BODY)),
     deny("opt-out on another channel", RULE_ID,

@@ -6,6 +6,7 @@ from typing import Final
 
 from streams.policy.content import promotional_match
 from streams.policy.context import Context
+from streams.policy.findings import Why
 from streams.policy.reasons import LEGAL_REQUIRED, PROMOTIONAL_CONTENT_NOT_ALLOWED, TRANSACTIONAL
 from streams.policy.rules.cases import allow, deny, intent, optout
 
@@ -24,6 +25,19 @@ def check(ctx: Context) -> str | None:
     if body and promotional_match(body) is not None:
         return RULE_ID
     return _EXEMPTION.get(ctx.intent.category)
+
+
+def explain(ctx: Context) -> Why:
+    category, body = ctx.intent.category, ctx.intent.body
+    exempt = (f"a {category} message needs no marketing consent" if category in _EXEMPTION
+              else "the opt-out confirmation rule decides whether it may go")  # fmt: skip
+    if not body:
+        return Why(f"no body to check; {exempt}")
+    pattern = promotional_match(body)
+    if pattern is not None:
+        return Why(f"the body reads as promotional (pattern {pattern!r}), which a {category} "
+                   "message may not carry")  # fmt: skip
+    return Why(f"the body carries no promotional content; {exempt}")
 
 
 CASES: Final = (

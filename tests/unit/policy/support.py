@@ -13,6 +13,7 @@ from streams.policy.replay import replay_objects
 REPO = Path(__file__).resolve().parents[3]
 SHARED = (REPO / ".." / "shared").resolve()
 SCENARIOS = SHARED / "contract" / "scenarios"
+JURISDICTION_SCENARIOS = SHARED / "contract" / "jurisdiction-scenarios"
 CONFIG = PolicyConfig()
 
 

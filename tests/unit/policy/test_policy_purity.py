@@ -1,4 +1,8 @@
-"""The decision core stays pure: no Kafka or Faust imports, no environment, no I/O."""
+"""The decision core stays pure: no Kafka or Faust imports, no environment, no I/O.
+
+One exception, kept to one module: jurisdictions.py reads the jurisdiction table (the shipped one,
+and the override file the settings name) once per process, cached; decide() itself reads nothing.
+"""
 
 from __future__ import annotations
 
@@ -38,3 +42,11 @@ def test_policy_reads_no_environment_and_opens_no_files() -> None:
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_only_the_table_loader_reads_files() -> None:
+    pattern = re.compile(r"\.read_text\(|\.read_bytes\(|\bresources\b|\btomllib\b")
+    readers = sorted(
+        {path.name for path in POLICY_DIR.rglob("*.py") if pattern.search(path.read_text())}
+    )
+    assert readers == ["jurisdictions.py"]

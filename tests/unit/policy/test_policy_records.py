@@ -106,7 +106,22 @@ def test_extra_and_future_fields_are_tolerated_and_kept() -> None:
         (_with(CONSENT, party=""), "party must be a non-empty string", "c1"),
         (_with(CONSENT, address="not-a-number"), "address: phone number", "c1"),
         (_with(CONSENT, jurisdiction="USA"), "ISO 3166-1", "c1"),
-        (_with(OPTOUT, method="carrier_pigeon"), "method", "o1"),
+        (
+            _with(OPTOUT, channel="sms", address="(415) 555-0124", jurisdiction=...),
+            "no jurisdiction to read it in",
+            "o1",
+        ),
+        (
+            _with(OPTOUT, channel="sms", address="(415) 555-0124", jurisdiction="USA"),
+            "ISO 3166-1",
+            "o1",
+        ),
+        (_with(OPTOUT, channel="sms", address="+1 555", jurisdiction=...), "address: phone", "o1"),
+        (_with(OPTOUT, at=...), "at is required", "o1"),
+        (_with(CONSENT, basis=""), "basis", "c1"),
+        (_with(INTENT, region="CA-ON"), "not in jurisdiction US", "m1"),
+        (_with(INTENT, region="US-"), "ISO 3166-2", "m1"),
+        (_with(INTENT, region="US-ABCD"), "ISO 3166-2", "m1"),
         (_with(OPTOUT, address="alice"), "address: email", "o1"),
         (_with(PARTNER, agreement="maybe"), "agreement", "p1"),
         (_with(PARTNER, expires="soon"), "expires", "p1"),
@@ -134,6 +149,48 @@ def test_invalid_records_say_which_field(
     with pytest.raises(InvalidRecord, match=says) as caught:
         parse_record(record)
     assert caught.value.record_id == record_id
+
+
+@pytest.mark.parametrize("basis", ["express", "implied_purchase", "implied_inquiry", "soft_opt_in"])
+def test_every_basis_is_read(basis: str) -> None:
+    record = parse_record(_with(CONSENT, basis=basis))
+    assert isinstance(record, ConsentRecord) and record.basis == basis
+
+
+def test_basis_null_or_absent_is_express() -> None:
+    for record in (parse_record(_with(CONSENT, basis=None)), parse_record(CONSENT)):
+        assert isinstance(record, ConsentRecord) and record.basis == "express"
+
+
+def test_region_is_optional_and_normalized() -> None:
+    for region, expected in ((None, None), ("us-tx", "US-TX"), (" US-FL ", "US-FL")):
+        record = parse_record(_with(INTENT, region=region))
+        assert isinstance(record, SendIntent) and record.region == expected
+
+
+@pytest.mark.parametrize("method", ["carrier_pigeon", None, 7, "", ["sms_keyword"], {"a": 1}])
+def test_optout_with_an_unknown_or_missing_method_is_honoured_as_other(method: object) -> None:
+    raw = _with(OPTOUT, method=method) if method is not None else _with(OPTOUT, method=...)
+    record = parse_record(raw)
+    assert isinstance(record, OptOutRecord)
+    assert record.method == "other"
+    assert parse_record(OPTOUT).method == "unsubscribe_link"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "normalized"),
+    [("email", " Alice@Example.com", "alice@example.com"),
+     ("sms", "+1 (415) 555-0124", "+14155550124"),
+     ("social_dm", " @alice ", "@alice")],
+)  # fmt: skip
+@pytest.mark.parametrize("jurisdiction", [..., None, "USA", 5])
+def test_optout_without_a_readable_jurisdiction_is_honoured_when_the_address_reads(
+    channel: str, address: str, normalized: str, jurisdiction: object
+) -> None:
+    record = parse_record(_with(OPTOUT, channel=channel, address=address,
+                                jurisdiction=jurisdiction))  # fmt: skip
+    assert isinstance(record, OptOutRecord)
+    assert (record.address, record.jurisdiction) == (normalized, None)
 
 
 def test_not_an_object() -> None:
