@@ -15,6 +15,7 @@ from typing import Any
 
 from streams import topics
 from streams.admin import TopicLayoutError, ensure_topics
+from streams.policy.jurisdictions import TableError, table_for
 from streams.settings import Settings, SettingsError
 
 log = logging.getLogger("consentgate.worker")
@@ -62,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
+        table_for(settings.policy)  # a broken override table stops the worker now, not per intent
         gate_app = build(settings)
-    except TopicLayoutError as exc:
+    except (TopicLayoutError, TableError) as exc:
         print(f"consentgate worker: {exc}", file=sys.stderr)
         return 2
     from faust import Worker
