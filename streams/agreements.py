@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as KafkaTP
 
 from streams import topics
@@ -50,6 +51,7 @@ class AgreementsView:
         # Offset lookups get a client of their own: on the follower's connection they would queue
         # behind its long-polling fetch and wait up to fetch_max_wait_ms each time.
         self._offsets: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
         self._started = asyncio.Event()
 
     def partitions(self) -> list[TopicPartition]:
@@ -88,6 +90,21 @@ class AgreementsView:
         consumer = await self._ensure_offsets_client()
         found = await consumer.beginning_offsets([KafkaTP(t, p) for t, p in tps])
         return {(tp.topic, tp.partition): offset for tp, offset in found.items()}
+
+    async def committed_offsets(
+        self, group: str, tps: list[TopicPartition]
+    ) -> Mapping[TopicPartition, int]:
+        """`group`'s committed offsets of `tps`, as the broker has them (none: left out)."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap_servers)
+            await admin.start()
+            self._admin = admin
+        found = await self._admin.list_consumer_group_offsets(
+            group, partitions=[KafkaTP(t, p) for t, p in tps]
+        )
+        return {
+            (tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0
+        }
 
     async def run(self) -> None:
         """Follow the topic until cancelled."""
@@ -133,3 +150,6 @@ class AgreementsView:
             if client is not None:
                 await client.stop()
         self._consumer = self._offsets = None
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            await admin.close()

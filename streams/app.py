@@ -172,7 +172,12 @@ def create_app(
     )
 
     async def seed_positions(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """Committed offsets were applied before they were committed: start from there."""
+        """Committed offsets were applied before they were committed: start from there.
+
+        faust learns them in the seek that follows an assignment, but resumes the partitions
+        before it: the first batch of intents can come before faust knows. Then ask the broker,
+        and fall back to the beginning only for partitions the group never committed (starting
+        a quiet partition from the beginning would hold every intent until it times out)."""
         seeded: dict[TopicPartition, int] = {}
         unknown: list[TopicPartition] = []
         committed = app.consumer._committed_offset  # type: ignore[attr-defined]
@@ -185,7 +190,10 @@ def create_app(
             else:
                 seeded[tp] = offset
         if unknown:
-            seeded.update(await agreements.beginning_offsets(unknown))
+            seeded.update(await agreements.committed_offsets(settings.app_id, unknown))
+            never = [tp for tp in unknown if tp not in seeded]
+            if never:
+                seeded.update(await agreements.beginning_offsets(never))
         return seeded
 
     ordering = OrderingGate(

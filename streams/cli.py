@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.localstack.command",
     "streams.replay",
     "streams.config_command",
+    "streams.rules_command",
+    "streams.explain_command",
     "streams.worker",
     "streams.produce_command",
     "streams.tail",
