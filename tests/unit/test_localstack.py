@@ -284,6 +284,11 @@ def test_ours_means_the_exact_marker_argument(tmp_path):
     state = tmp_path / "stack"
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker(state)])
     try:
+        # Right after fork the child's cmdline is still the parent's: wait for the exec.
+        cmdline = Path(f"/proc/{sleeper.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while marker(state).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert is_ours(sleeper.pid, state)
         assert not is_ours(sleeper.pid, tmp_path / "stack2")
         assert not is_ours(sleeper.pid, tmp_path)
