@@ -215,19 +215,19 @@ def create_app(
         table=table,
     )
 
-    @app.agent(consent_topic, name="consent")
-    async def consent_agent(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            ga.gate.apply_state_record(topics.CONSENT, inbound(message))
-            positions.advance((message.topic, message.partition), message.offset)
+    def state_agent(spec: topics.TopicSpec, topic: Any, name: str) -> Any:
+        """Consent and opt-out agents: apply each record, then advance its partition's position."""
 
-    @app.agent(optout_topic, name="optout")
-    async def optout_agent(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            ga.gate.apply_state_record(topics.OPTOUT, inbound(message))
-            positions.advance((message.topic, message.partition), message.offset)
+        async def apply_records(stream: Any) -> None:
+            async for event in stream.events():
+                message = event.message
+                ga.gate.apply_state_record(spec, inbound(message))
+                positions.advance((message.topic, message.partition), message.offset)
+
+        return app.agent(topic, name=name)(apply_records)
+
+    consent_agent = state_agent(topics.CONSENT, consent_topic, "consent")
+    optout_agent = state_agent(topics.OPTOUT, optout_topic, "optout")
 
     @app.agent(partner_topic, name="partner")
     async def partner_agent(stream: Any) -> None:
