@@ -28,6 +28,7 @@ from streams.serdes import WireCodec
 from streams.settings import Settings
 
 TABLE_NAME = "recipients"
+PRODUCER_BUFFER_MESSAGES = 5_000
 INTENT_BATCH = 500
 INTENT_BATCH_WITHIN_S = 0.002
 
@@ -127,6 +128,9 @@ def create_app(
     prefix = settings.topic_prefix
     names = {spec.base: spec.name(prefix) for spec in topics.ALL}
     app = faust.App(settings.app_id, **faust_settings(settings, partitions))
+    # faust stalls every stream once 100 sends wait in its buffer; a batch of intents alone
+    # queues several hundred (verdict, changelog, violation), so allow a batch's worth.
+    app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
     if with_web_metrics:
         ProcessCollector(registry=metrics.registry)
         setup_prometheus_sensors(
