@@ -98,13 +98,14 @@ def run(args: argparse.Namespace) -> int:
         started_stack = bool(endpoints.started)
     else:
         started_stack = False
-    settings = base.replace(
-        topic_prefix=DEMO_PREFIX,
-        app_id="consentgate-demo",
-        data_dir=Path(".consentgate/demo-worker"),
-    )
+    # Every run gets its own topics, group and store: a demo shows the gate from a clean start.
     run_id = uuid.uuid4().hex[:6]
-    worker = WorkerProcess(settings, Path(".consentgate/demo-worker.log"))
+    settings = base.replace(
+        topic_prefix=f"{DEMO_PREFIX}{run_id}.",
+        app_id=f"consentgate-demo-{run_id}",
+        data_dir=Path(f".consentgate/demo/{run_id}"),
+    )
+    worker = WorkerProcess(settings, Path(f".consentgate/demo/{run_id}.log"))
     stop = threading.Event()
     try:
         ensure_topics(settings)
