@@ -45,8 +45,10 @@ KIND_OF_TOPIC = {
     topics.PARTNER.base: "partner",
     topics.INTENTS.base: "intent",
 }
-REGISTRY_RETRIES = 60
-REGISTRY_BACKOFF_S = 1.0
+# A registry hiccup is retried briefly. The gate is synchronous inside the event loop, so a long
+# wait would freeze every agent; past this the record is dead-lettered (bytes kept for replay).
+REGISTRY_RETRIES = 3
+REGISTRY_BACKOFF_S = 0.2
 # Dead letters carry the original bytes, up to this much; a larger record keeps its head.
 DEAD_LETTER_MAX_VALUE = 256 * 1024
 
@@ -118,7 +120,8 @@ class Gate:
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.metrics.processing_errors.labels(spec.base).inc()
-            self._dead_letter(msg, "internal_error", f"{type(exc).__name__}: {exc}", None)
+            error_class = exc.error_class if isinstance(exc, SerdesError) else "internal_error"
+            self._dead_letter(msg, error_class, f"{type(exc).__name__}: {exc}", None)
 
     def check_partner(self, msg: Inbound) -> None:
         """Partner agreements: the view applies them; here bad ones become dead letters."""
@@ -234,10 +237,10 @@ class Gate:
     # ---------------------------------------------------------------- helpers
 
     def _decode(self, spec: topics.TopicSpec, value: bytes | None) -> dict[str, Any]:
-        """Decode; while the registry is unreachable, wait and retry rather than drop the record.
+        """Decode, retrying briefly while the registry cannot be asked.
 
-        An opt-out dead-lettered because the registry was briefly down would be an opt-out not
-        honoured. Holding the partition is the fail-closed choice: lag grows and alerts fire.
+        Past the retries the error propagates and the record is dead-lettered with class
+        `registry_unavailable`; its bytes are in the dead letter, to be replayed.
         """
         for attempt in range(REGISTRY_RETRIES):
             try:
@@ -245,7 +248,7 @@ class Gate:
             except RegistryUnavailableError:
                 if attempt == REGISTRY_RETRIES - 1:
                     raise
-                log.warning("schema registry unreachable; retrying in %.0fs", REGISTRY_BACKOFF_S)
+                log.warning("schema registry unreachable; retrying in %.1fs", REGISTRY_BACKOFF_S)
                 time.sleep(REGISTRY_BACKOFF_S)
         raise AssertionError("unreachable")
 

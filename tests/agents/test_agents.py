@@ -250,3 +250,22 @@ async def test_oversized_record_is_dead_lettered_with_its_head(gate_app: GateApp
     assert "truncated" in letter["error"]
     await put(gate_app, codec, "optout", topics.OPTOUT, optout())  # the agent still runs
     assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
+
+
+async def test_registry_outage_dead_letters_without_freezing(gate_app: GateApp, codec: WireCodec):
+    from streams.serdes import RegistryUnavailableError
+
+    calls = 0
+
+    def unavailable(spec: Any, value: Any) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        raise RegistryUnavailableError("registry down")
+
+    real_decode = codec.decode
+    codec.decode = unavailable  # type: ignore[method-assign]
+    await put(gate_app, codec, "optout", topics.OPTOUT, optout())
+    codec.decode = real_decode  # type: ignore[method-assign]
+    assert calls == 3
+    [letter] = decoded(gate_app, codec, topics.DEAD_LETTERS)
+    assert letter["error_class"] == "registry_unavailable"
