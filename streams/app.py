@@ -30,7 +30,7 @@ from streams.settings import Settings
 TABLE_NAME = "recipients"
 PRODUCER_BUFFER_MESSAGES = 5_000
 INTENT_BATCH = 500
-INTENT_BATCH_WITHIN_S = 0.002
+INTENT_BATCH_WITHIN_S = 0.01
 
 
 @dataclass
@@ -84,6 +84,24 @@ def report_lag(app: faust.App, metrics: GateMetrics, base_of: Mapping[str, str])
             lag[base] += high - committed
     for base, value in lag.items():
         metrics.consumer_lag.labels(base).set(value)
+
+
+def table_size(table: Any) -> int:
+    """Keys in the table's active partitions, from RocksDB's own estimate when it has one.
+
+    faust's `len()` of a RocksDB table iterates every key in Python: about 60 ms per 190,000
+    keys, blocking the event loop (and every intent) on each gauge refresh."""
+    store = getattr(table, "data", None)
+    actives = getattr(store, "_dbs_for_actives", None)
+    if actives is None:
+        return len(table)
+    total = 0
+    for db in actives():
+        estimate = getattr(db, "property_int_value", None)  # rocksdict; python-rocksdb lacks it
+        if estimate is None:
+            return len(table)
+        total += int(estimate("rocksdb.estimate-num-keys") or 0)
+    return total
 
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
@@ -261,7 +279,7 @@ def create_app(
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
-        ga.gate.refresh_gauges(app)
+        ga.gate.refresh_gauges(app, size=lambda: table_size(table))
         report_lag(app, metrics, {names[spec.base]: spec.base for spec in topics.INPUTS})
 
     ga.agents.update(

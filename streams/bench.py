@@ -4,42 +4,42 @@ One run on the local stack (the one in KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY
 embedded stack, started for the run and stopped after it if it was not already running), on topics
 and a consumer group of its own:
 
-1. **Load.** Partner agreements and the consent state (1,000,000 consent and opt-out records over
-   800,000 recipients, about 10% of them opted out) from `streams.workload`, then 200,000 send
-   intents (~70% promotional, 20% transactional, 10% legal and opt-out confirmations, ~1%
-   invalid), each encoded up front and produced without waiting per record.
+1. **State.** Partner agreements and 1,000,000 consent and opt-out records over 800,000
+   recipients (about 10% of them opted out), from `streams.workload`, encoded up front and
+   produced without waiting per record.
 
-   The consent records are not applied by the worker's agent: at the ~1k records/s a faust worker
-   manages on a 2-core machine that alone would take a quarter of an hour. Two child processes
-   apply them with the gate's own code (`Gate.apply_state_record` on a dict) and write every table
-   write to the table's changelog topic, exactly the records the worker would have written; the
-   gate's consumer group is then committed at the end of the consent topics. The worker's first
-   start therefore rebuilds the state from the changelog: that is the *cold recovery*. The rate at
-   which the live worker applies state records is measured separately, on a sample.
-2. **Baseline.** A plain confluent-kafka loop in a child process consumes the intents, decodes
-   each with `WireCodec.decode`, encodes a verdict-shaped record with `WireCodec.encode` and
-   produces it: no decision, no state. What Python and Kafka allow on this machine.
-3. **The gate.** The real worker (`consentgate worker`, a child process) starts on an empty data
-   directory (cold recovery), then drains the same pre-filled intents for at most
-   `drain_seconds`; what is left is skipped (the group's offsets moved to the end).
+   The worker's agent does not apply them: at the ~1.4k records/s one faust worker manages on a
+   2-core machine that alone would take twelve minutes. Two child processes apply them with the
+   gate's own code (`Gate.apply_state_record` on a dict) and write every table write to the
+   table's changelog topic, the records the worker would have written; the gate's consumer group
+   is then committed at the end of the consent topics. The rate at which the live worker applies
+   state records is measured separately, on a sample (step 5).
+2. **Cold start.** The worker starts on an empty data directory and rebuilds the table from the
+   changelog: *cold recovery* is the time from spawning it to faust's `Ready` (which faust logs
+   once table recovery is complete and the agents run). Then it is stopped.
+3. **Baseline.** 200,000 send intents (~70% promotional, 20% transactional, 10% legal and opt-out
+   confirmations, ~1% invalid) are produced. A plain confluent-kafka loop in a child process
+   consumes them, decodes each with `WireCodec.decode`, encodes a verdict-shaped record with
+   `WireCodec.encode` and produces it: no decision, no state. What Python and Kafka allow here.
+4. **The gate.** The worker restarts on its data directory and drains the same intents for at
+   most `drain_seconds`; what is left is skipped (the group's offsets moved to the end).
 
    *Sustained verdicts/s*, for both: (verdicts - 1) / (broker timestamp of the last verdict -
    broker timestamp of the first), read back from the output topic. The bench creates the verdict
    topics with `message.timestamp.type=LogAppendTime`, like the intents topic, so every timestamp
    compared is the broker's.
-4. **Warm restart.** Stop the worker and start it on its kept data directory; a probe intent
-   produced at spawn time gives the time to the first verdict.
-5. **Latency at a fixed rate.** While the worker runs, fresh intents are produced at
-   `--latency-load` (default 60%) of the gate's measured rate. Decision latency is the verdict's
-   broker append time minus its intent's broker append time (both LogAppendTime; the intent's
-   comes back in its delivery report): end to end through the worker, Kafka to Kafka.
-6. **Opt-out to enforcement.** For recipients whose promotional intent the gate allowed in step 3:
+5. **Warm restart** (a probe intent produced at spawn time gives the time to the first verdict),
+   then **state ingest**: fresh consent records through the live worker.
+6. **Latency at a fixed rate.** Fresh intents at `--latency-load` (default 60%) of the gate's
+   measured rate. Decision latency is the verdict's broker append time minus its intent's broker
+   append time (both LogAppendTime; the intent's comes back in its delivery report).
+7. **Opt-out to enforcement.** For recipients whose promotional intent the gate allowed in step 4:
    produce an opt-out and wait for its acknowledgement, then at once a promotional intent for the
    same recipient; the sample is the time from the opt-out's ack to the deny verdict's arrival at
    a consumer in this process.
 
 Peak worker memory is the largest VmHWM of the worker processes (/proc/PID/status, polled).
-`--quick` runs the same steps on small sizes (a minute or two): CI proves the benchmark works
+`--quick` runs the same steps on small sizes (about 30 seconds): CI proves the benchmark works
 with it; its numbers mean nothing. `--json` prints only the report, one JSON object.
 """
 
@@ -153,6 +153,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--latency-load", type=float, default=0.6, help="fixed rate, share of the gate's maximum"
     )
+    parser.add_argument(
+        "--latency-rate", type=float, help="fixed rate in intents/s (instead of --latency-load)"
+    )
     parser.add_argument("--optout-samples", type=int, help="opt-out-to-enforcement samples")
     parser.add_argument("--work-dir", type=Path, help="worker data and logs (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
@@ -197,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
         sizes_from(args),
         mode="quick" if args.quick else "full",
         latency_load=args.latency_load,
+        latency_rate=args.latency_rate,
         work_dir=args.work_dir,
         keep=args.keep,
         kafka_version=args.kafka_version,
@@ -745,6 +749,7 @@ class Bench:
         *,
         mode: str,
         latency_load: float = 0.6,
+        latency_rate: float | None = None,
         work_dir: Path | None = None,
         keep: bool = False,
         kafka_version: str | None = None,
@@ -754,6 +759,7 @@ class Bench:
         self.sizes = sizes
         self.mode = mode
         self.latency_load = latency_load
+        self.latency_rate = latency_rate
         self.keep = keep
         self.kafka_version_label = kafka_version
         self.log = log
@@ -1200,12 +1206,14 @@ class Bench:
         with self.phase("the gate: cold start (state from the changelog)"):
             worker = self._start_worker()
         ready_s = worker.ready_after_s or 0.0
+        ready_cpu = cpu_seconds(worker.process.pid)
         replay_s = changelog_replay_seconds(self.work_dir / "worker.log", log_offset)
         with self.phase("stop the worker"):
             self._stop_worker()
         self.report["cold_recovery_s"] = round(ready_s, 2)
         self.report["cold"] = {
             "ready_s": round(ready_s, 2),
+            "worker_cpu_s_to_ready": round(ready_cpu, 2),
             "changelog_replay_s": replay_s,
             "changelog_records": changelog_records,
             "changelog_replay_per_s": round(changelog_records / replay_s) if replay_s else None,
@@ -1309,6 +1317,7 @@ class Bench:
             spawned = time.monotonic()
             producer.publish(probe, wait=True)  # waits in the topic: the worker's first verdict
             worker = self._start_worker()
+            ready_cpu = cpu_seconds(worker.process.pid)
             consumer = _consumer(self.bootstrap)
             consumer.assign([TopicPartition(verdicts_topic, p, o) for p, o in start.items()])
             self._await_verdict(consumer, probe["id"], timeout=120)
@@ -1318,6 +1327,7 @@ class Bench:
         self.report["warm_restart_s"] = round(ready_s, 2)
         self.report["warm"] = {
             "ready_s": round(ready_s, 2),
+            "worker_cpu_s_to_ready": round(ready_cpu, 2),
             "first_verdict_s": round(first_verdict_s, 2),
         }
         self.say(f"warm restart: ready after {ready_s:.1f}s, first verdict {first_verdict_s:.1f}s")
@@ -1367,7 +1377,7 @@ class Bench:
         from connectors.producer import producer_config, record_key, wire_record
         from streams.workload import intent_records
 
-        target = max(1.0, self.state.gate_rate * self.latency_load)
+        target = self.latency_rate or max(1.0, self.state.gate_rate * self.latency_load)
         count = max(10, int(target * self.sizes.latency_seconds))
         encoded: list[tuple[str, bytes, bytes]] = []
         for record in intent_records(self.state.recipients, count, self.state.clock, seed=101):
@@ -1428,7 +1438,9 @@ class Bench:
         self.report["latency_p999_ms"] = percentile(samples, 0.999)
         self.report["latency"] = {
             "target_rate_per_s": round(target),
-            "load_share_of_gate_max": self.latency_load,
+            "load_share_of_gate_max": round(target / self.state.gate_rate, 3)
+            if self.state.gate_rate
+            else None,
             "offered_rate_per_s": round(count / offered_s),
             "producer_max_behind_s": round(late_max, 3),
             "intents": count,
@@ -1470,7 +1482,8 @@ class Bench:
         return found
 
     def _latency_histogram(self) -> dict[float, float]:
-        """Cumulative bucket counts of the worker's decision latency histogram."""
+        """Cumulative bucket counts of the worker's decision latency histogram, and (keys -1 and
+        -2) the sum and count of its read-your-opt-outs hold histogram."""
         buckets: dict[float, float] = {}
         if self.worker is None:
             return buckets
@@ -1482,6 +1495,10 @@ class Bench:
             if line.startswith("consentgate_decision_latency_seconds_bucket{"):
                 bound = line.split('le="', 1)[1].split('"', 1)[0]
                 buckets[math.inf if bound == "+Inf" else float(bound)] = float(line.split()[-1])
+            elif line.startswith("consentgate_ordering_hold_seconds_sum "):
+                buckets[-1.0] = float(line.split()[-1])
+            elif line.startswith("consentgate_ordering_hold_seconds_count "):
+                buckets[-2.0] = float(line.split()[-1])
         return buckets
 
     # ---------------------------------------------------------------- opt-out to enforcement
@@ -1572,8 +1589,11 @@ class Bench:
 
 
 def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
-    """p50 and p99 upper bucket bounds of what the worker's latency histogram saw in between."""
-    bounds = sorted(after)
+    """p50 and p99 upper bucket bounds of what the worker's latency histogram saw in between,
+    and the mean read-your-opt-outs hold."""
+    holds = after.get(-2.0, 0.0) - before.get(-2.0, 0.0)
+    hold_s = after.get(-1.0, 0.0) - before.get(-1.0, 0.0)
+    bounds = sorted(b for b in after if b >= 0)
     counts = [after[b] - before.get(b, 0.0) for b in bounds]
     total = counts[-1] if counts else 0.0
     found: dict[str, Any] = {"observations": int(total)}
@@ -1584,6 +1604,7 @@ def histogram_delta(before: dict[float, float], after: dict[float, float]) -> di
                 bound = b
                 break
         found[name] = None if bound is None or math.isinf(bound) else bound * 1000
+    found["hold_mean_ms"] = round(hold_s / holds * 1000, 2) if holds else None
     return found
 
 
@@ -1612,8 +1633,8 @@ def changelog_replay_seconds(log_path: Path, offset: int) -> float | None:
 
 DEFINITIONS = {
     "gate_verdicts_per_s": "(verdicts - 1) / (last - first verdict broker timestamp), the worker "
-    "draining the pre-filled intents right after its cold start, for at most drain_seconds "
-    "(verdicts topic with LogAppendTime)",
+    "draining the pre-filled intents after a restart on its data directory, for at most "
+    "drain_seconds (verdicts topic with LogAppendTime)",
     "baseline_per_s": "the same, for a confluent-kafka consume / WireCodec.decode / "
     "WireCodec.encode(verdict-shaped record) / produce loop in one child process, same intents",
     "ratio": "gate_verdicts_per_s / baseline_per_s",

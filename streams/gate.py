@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -319,9 +319,10 @@ class Gate:
             record_id or "no readable id",
         )
 
-    def refresh_gauges(self, app: Any) -> None:
+    def refresh_gauges(self, app: Any, size: Callable[[], int] | None = None) -> None:
+        """`size` counts the store more cheaply than `len` (which may visit every key)."""
         try:
-            self.metrics.consent_records.set(len(self.store))
+            self.metrics.consent_records.set(size() if size is not None else len(self.store))
         except Exception:  # a store that cannot count must not break the timer
             log.debug("consent record count unavailable", exc_info=True)
 

@@ -39,6 +39,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "CONSENTGATE_WEB_BIND": settings.web_bind,
             "CONSENTGATE_WEB_PORT": str(settings.web_port),
             "CONSENTGATE_LOG_LEVEL": settings.log_level,
+            "CONSENTGATE_EVENT_LOOP": settings.event_loop,
             "CONSENTGATE_ORDERING_MAX_WAIT_S": str(settings.ordering_max_wait.total_seconds()),
         }
     )

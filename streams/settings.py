@@ -123,6 +123,14 @@ class Settings:
         default="info",
         metadata=_env("CONSENTGATE_LOG_LEVEL", "Log level of consentgate processes."),
     )
+    event_loop: str = field(
+        default="uvloop",
+        metadata=_env(
+            "CONSENTGATE_EVENT_LOOP",
+            "Worker event loop: uvloop or asyncio. uvloop costs less CPU per verdict and shortens "
+            "the latency tail (docs/performance.md); without it installed, asyncio is used.",
+        ),
+    )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     @classmethod

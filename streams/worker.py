@@ -8,6 +8,7 @@ table from its changelog before any agent runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -49,6 +50,22 @@ def build(settings: Settings) -> Any:
     )
 
 
+def use_event_loop(name: str) -> bool:
+    """Install the event loop policy before anything makes a loop; False for an unknown name."""
+    if name == "asyncio":
+        return True
+    if name != "uvloop":
+        return False
+    try:
+        import uvloop
+    except ImportError:
+        log.warning("uvloop is not installed: the worker runs on asyncio's event loop")
+        return True
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    log.info("event loop: uvloop %s", uvloop.__version__)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
@@ -62,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if not use_event_loop(settings.event_loop):
+        print(
+            f"consentgate worker: CONSENTGATE_EVENT_LOOP={settings.event_loop!r}: "
+            "expected uvloop or asyncio",
+            file=sys.stderr,
+        )
+        return 2
     try:
         table_for(settings.policy)  # a broken override table stops the worker now, not per intent
         gate_app = build(settings)

@@ -20,12 +20,13 @@ REVOKED_PARTNER = "initech-reseller"
 # Noon UTC on a weekday: inside every quiet-hours window of the seven countries' daytime.
 BASE_TIME = datetime(2026, 6, 2, 15, 0, tzinfo=UTC)
 
-# (jurisdiction, share, phone number pattern): numbers phonenumbers accepts as valid.
+# (jurisdiction, share, phone number pattern, base): numbers phonenumbers accepts as valid for
+# every recipient index below 1,000,000 (pattern.format(base + n)); checked in the unit tests.
 COUNTRIES = (
     ("US", 0.40, "+1415{:07d}", 2_000_000),
-    ("GB", 0.15, "+447911{:06d}", 0),
+    ("GB", 0.15, "+447400{:06d}", 0),
     ("IE", 0.10, "+35385{:07d}", 1_000_000),
-    ("CA", 0.10, "+1416967{:04d}", 0),
+    ("CA", 0.10, "+1416{:07d}", 2_000_000),
     ("IN", 0.10, "+9198{:08d}", 10_000_000),
     ("CH", 0.10, "+4179{:07d}", 1_000_000),
     ("OM", 0.05, "+9689{:07d}", 1_000_000),
