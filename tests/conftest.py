@@ -5,7 +5,7 @@ Where they come from, first match wins:
 1. `KAFKA_BOOTSTRAP_SERVERS` and `SCHEMA_REGISTRY_URL`, when both are set: a stack someone runs.
 2. Docker containers (testcontainers), when a Docker *engine* answers a ping. The `docker`
    client binary alone proves nothing, so it is not looked at.
-3. The embedded stack (`streams.localstack`): Kafka and Apicurio from Maven jars, state in
+3. The embedded stack (`streams.devtools.localstack`): Kafka and Apicurio from Maven jars, state in
    `.consentgate/test-stack`, ports 19092/19093/18081 so it never collides with a developer's
    `consentgate stack up` on the defaults. It shares that stack's jar cache
    (`<CONSENTGATE_STATE_DIR>/cache`, default `.consentgate/stack/cache`): jars are fetched once.
@@ -99,8 +99,8 @@ def _fail(reason: str) -> NoReturn:
 
 
 def _check_reachable(stack: KafkaStack) -> KafkaStack:
-    from streams.localstack.kafka import describe_cluster
-    from streams.localstack.registry import answers
+    from streams.devtools.localstack.kafka import describe_cluster
+    from streams.devtools.localstack.registry import answers
 
     if describe_cluster(stack.bootstrap_servers, timeout=10.0) is None:
         _fail(f"no broker answers at {stack.bootstrap_servers} ({stack.source})")
@@ -139,7 +139,7 @@ def _docker_stack() -> Iterator[KafkaStack]:
     from testcontainers.core.network import Network
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    from streams.localstack.registry import answers
+    from streams.devtools.localstack.registry import answers
 
     kafka_port, registry_port = _free_port(), _free_port()
     with Network() as network:
@@ -198,7 +198,7 @@ class _EmbeddedStack:
     """
 
     def __init__(self) -> None:
-        from streams.localstack import LocalStack
+        from streams.devtools.localstack import LocalStack
         from streams.settings import Settings
 
         settings = Settings.from_env().replace(state_dir=TEST_STACK_DIR, **TEST_PORTS)
@@ -208,7 +208,7 @@ class _EmbeddedStack:
         self.me = self.sessions / str(os.getpid())
 
     def start(self) -> KafkaStack:
-        from streams.localstack import StackError
+        from streams.devtools.localstack import StackError
 
         with self.stack.lock():
             self.sessions.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,7 @@ class _EmbeddedStack:
         )
 
     def stop(self) -> None:
-        from streams.localstack.process import is_alive
+        from streams.devtools.localstack.process import is_alive
 
         with self.stack.lock():
             self.me.unlink(missing_ok=True)

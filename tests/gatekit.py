@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from connectors.producer import GateProducer
 from streams import topics
-from streams.admin import ensure_topics
-from streams.runner import WorkerProcess
-from streams.serdes import WireCodec
+from streams.devtools.runner import WorkerProcess
+from streams.runtime.admin import ensure_topics
+from streams.serdes import WireCodec, codec_for
 from streams.settings import Settings
 
 
@@ -43,7 +42,7 @@ def gate_settings(stack: Any, name: str, tmp_path: Path, **changes: Any) -> Sett
 
 
 @dataclass
-class Gate:
+class RunningGate:
     """A test's gate: worker process, producer and codec on the same unique topics."""
 
     settings: Settings
@@ -52,13 +51,9 @@ class Gate:
     producer: GateProducer
 
     @classmethod
-    def start(cls, settings: Settings, log_dir: Path) -> Gate:
+    def start(cls, settings: Settings, log_dir: Path) -> RunningGate:
         ensure_topics(settings)
-        codec = WireCodec(
-            SchemaRegistryClient({"url": settings.schema_registry_url}),
-            topic_prefix=settings.topic_prefix,
-        )
-        codec.register_all()
+        codec = codec_for(settings, register=True)
         producer = GateProducer(
             settings.kafka_bootstrap_servers, codec, topic_prefix=settings.topic_prefix
         )

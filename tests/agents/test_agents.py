@@ -17,9 +17,9 @@ from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
 )
 
 from streams import topics
-from streams.app import GateApp, create_app
-from streams.ordering import HoldResult
-from streams.outputs import RecordingOutputs
+from streams.runtime.app import WorkerApp, create_app
+from streams.runtime.ordering import HoldResult
+from streams.runtime.outputs import RecordingOutputs
 from streams.serdes import WireCodec
 from streams.settings import Settings
 
@@ -47,7 +47,7 @@ def codec() -> WireCodec:
 
 
 @pytest.fixture
-def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[GateApp]:
+def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[WorkerApp]:
     settings = Settings().replace(
         app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path
     )
@@ -59,13 +59,13 @@ def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[GateApp]:
     yield ga
 
 
-def sent(ga: GateApp) -> RecordingOutputs:
+def sent(ga: WorkerApp) -> RecordingOutputs:
     outputs = ga.gate.outputs
     assert isinstance(outputs, RecordingOutputs)
     return outputs
 
 
-def decoded(ga: GateApp, codec: WireCodec, spec: topics.TopicSpec) -> list[dict[str, Any]]:
+def decoded(ga: WorkerApp, codec: WireCodec, spec: topics.TopicSpec) -> list[dict[str, Any]]:
     return [codec.decode(spec, value) for _, value in sent(ga).of(spec)]
 
 
@@ -116,7 +116,7 @@ def optout(**changes: Any) -> dict[str, Any]:
 
 
 async def put(
-    ga: GateApp,
+    ga: WorkerApp,
     codec: WireCodec,
     agent: str,
     spec: topics.TopicSpec,
@@ -128,7 +128,7 @@ async def put(
         await context.put(key=key, value=value)
 
 
-async def test_consent_then_promotional_intent_is_allowed(gate_app: GateApp, codec: WireCodec):
+async def test_consent_then_promotional_intent_is_allowed(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "consent", topics.CONSENT, consent())
     await put(gate_app, codec, "intent", topics.INTENTS, intent())
     verdicts = decoded(gate_app, codec, topics.VERDICTS)
@@ -139,7 +139,7 @@ async def test_consent_then_promotional_intent_is_allowed(gate_app: GateApp, cod
     assert gate_app.metrics.verdicts.labels("allow", "CONSENT_VALID", "sms")._value.get() == 1
 
 
-async def test_opt_out_denies_and_files_a_violation(gate_app: GateApp, codec: WireCodec):
+async def test_opt_out_denies_and_files_a_violation(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "consent", topics.CONSENT, consent())
     await put(gate_app, codec, "optout", topics.OPTOUT, optout())
     await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m2"))
@@ -155,7 +155,7 @@ async def test_opt_out_denies_and_files_a_violation(gate_app: GateApp, codec: Wi
 
 
 async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
-    gate_app: GateApp, codec: WireCodec
+    gate_app: WorkerApp, codec: WireCodec
 ):
     await put(gate_app, codec, "consent", topics.CONSENT, b"\x00\x00\x00\x00\x07garbage")
     await put(gate_app, codec, "consent", topics.CONSENT, b"not avro at all")
@@ -178,7 +178,7 @@ async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
 
 
 async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
-    gate_app: GateApp, codec: WireCodec
+    gate_app: WorkerApp, codec: WireCodec
 ):
     await put(gate_app, codec, "intent", topics.INTENTS, intent(channel="pigeon"))
     await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff\xff")
@@ -196,7 +196,7 @@ async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
     assert violation["rule"] == "INVALID_INTENT"
 
 
-async def test_misrouted_record_is_rerouted_not_decided(gate_app: GateApp, codec: WireCodec):
+async def test_misrouted_record_is_rerouted_not_decided(gate_app: WorkerApp, codec: WireCodec):
     await put(
         gate_app,
         codec,
@@ -210,7 +210,7 @@ async def test_misrouted_record_is_rerouted_not_decided(gate_app: GateApp, codec
     assert key == PHONE.encode()
 
 
-async def test_reprocessed_intent_repeats_its_first_verdict(gate_app: GateApp, codec: WireCodec):
+async def test_reprocessed_intent_repeats_its_first_verdict(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "consent", topics.CONSENT, consent())
     await put(gate_app, codec, "intent", topics.INTENTS, intent())
     # An opt-out produced after the intent was decided; then the intent is redelivered.
@@ -224,7 +224,7 @@ async def test_reprocessed_intent_repeats_its_first_verdict(gate_app: GateApp, c
     assert decoded(gate_app, codec, topics.VERDICTS)[-1]["reason"] == "OPTED_OUT"
 
 
-async def test_intent_whose_state_is_not_current_is_denied(gate_app: GateApp, codec: WireCodec):
+async def test_intent_whose_state_is_not_current_is_denied(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "consent", topics.CONSENT, consent())
     gate_app.ordering = FixedHold(caught_up=False)  # type: ignore[assignment]
     await put(gate_app, codec, "intent", topics.INTENTS, intent())
@@ -233,7 +233,7 @@ async def test_intent_whose_state_is_not_current_is_denied(gate_app: GateApp, co
     assert gate_app.metrics.ordering_timeouts._value.get() == 1
 
 
-async def test_intent_agent_holds_on_its_co_partitions(gate_app: GateApp, codec: WireCodec):
+async def test_intent_agent_holds_on_its_co_partitions(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "intent", topics.INTENTS, intent())
     hold = gate_app.ordering
     assert isinstance(hold, FixedHold)
@@ -241,7 +241,9 @@ async def test_intent_agent_holds_on_its_co_partitions(gate_app: GateApp, codec:
     assert ("partner-agreements", 0) in hold.calls[0]
 
 
-async def test_oversized_record_is_dead_lettered_with_its_head(gate_app: GateApp, codec: WireCodec):
+async def test_oversized_record_is_dead_lettered_with_its_head(
+    gate_app: WorkerApp, codec: WireCodec
+):
     huge = b"\x00\x00\x00\x00\x01" + b"x" * (2 * 1024 * 1024)
     await put(gate_app, codec, "optout", topics.OPTOUT, huge)
     [letter] = decoded(gate_app, codec, topics.DEAD_LETTERS)
@@ -252,7 +254,7 @@ async def test_oversized_record_is_dead_lettered_with_its_head(gate_app: GateApp
     assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
 
 
-async def test_registry_outage_dead_letters_without_freezing(gate_app: GateApp, codec: WireCodec):
+async def test_registry_outage_dead_letters_without_freezing(gate_app: WorkerApp, codec: WireCodec):
     from streams.serdes import RegistryUnavailableError
 
     calls = 0

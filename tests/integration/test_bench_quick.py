@@ -51,7 +51,7 @@ def report(kafka_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     )
     result = subprocess.run(
         [
-            sys.executable, "-m", "streams.cli", "bench", "--quick", "--json",
+            sys.executable, "-m", "streams", "bench", "--quick", "--json",
             "--work-dir", str(work_dir), "--kafka-version", kafka_stack.kafka_version,
         ],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,

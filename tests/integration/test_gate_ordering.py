@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from streams import topics
-from tests.gatekit import Gate, SmsRecipients, gate_settings
+from tests.gatekit import RunningGate, SmsRecipients, gate_settings
 
 RACES = 1000
 
@@ -19,7 +19,7 @@ PEOPLE = SmsRecipients(2_000_000)
 
 
 def test_acknowledged_optout_is_applied_to_every_later_intent(kafka_stack, unique_name, tmp_path):
-    gate = Gate.start(gate_settings(kafka_stack, unique_name("race"), tmp_path), tmp_path)
+    gate = RunningGate.start(gate_settings(kafka_stack, unique_name("race"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
         # Consent for everyone, proven in force: a first intent per recipient is allowed.

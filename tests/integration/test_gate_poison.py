@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 
 from connectors.producer import producer_config, wire_record
 from streams import topics
-from tests.gatekit import Gate, SmsRecipients, gate_settings
+from tests.gatekit import RunningGate, SmsRecipients, gate_settings
 
 GOOD = 60
 
@@ -30,7 +30,7 @@ def good_intent(n: int) -> dict[str, Any]:
 
 
 def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, unique_name, tmp_path):
-    gate = Gate.start(gate_settings(kafka_stack, unique_name("poison"), tmp_path), tmp_path)
+    gate = RunningGate.start(gate_settings(kafka_stack, unique_name("poison"), tmp_path), tmp_path)
     prefix = gate.settings.topic_prefix
     raw = Producer(producer_config(gate.settings.kafka_bootstrap_servers))
     codec = gate.codec

@@ -9,16 +9,16 @@ from __future__ import annotations
 import pytest
 
 from streams import topics
+from streams.devtools.workload import scenario
 from streams.metrics import GateMetrics
-from streams.workload import scenario
 from tests import prom
-from tests.gatekit import Gate, gate_settings
+from tests.gatekit import RunningGate, gate_settings
 
 
 def test_worker_metrics_feed_every_panel_and_rule(kafka_stack, unique_name, tmp_path):
     if not prom.tool_available(prom.PROMETHEUS):
         pytest.fail(prom.missing_tool_message(prom.PROMETHEUS))
-    gate = Gate.start(gate_settings(kafka_stack, unique_name("prom"), tmp_path), tmp_path)
+    gate = RunningGate.start(gate_settings(kafka_stack, unique_name("prom"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     server = None
     try:

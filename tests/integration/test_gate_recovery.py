@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 
 from streams import topics
-from tests.gatekit import Gate, SmsRecipients, gate_settings
+from tests.gatekit import RunningGate, SmsRecipients, gate_settings
 
 RECIPIENTS = 2_000
 INTENTS = 20_000
@@ -23,7 +23,7 @@ PEOPLE = SmsRecipients(4_000_000)
 
 
 def test_kill_minus_nine_loses_and_contradicts_nothing(kafka_stack, unique_name, tmp_path):
-    gate = Gate.start(gate_settings(kafka_stack, unique_name("crash"), tmp_path), tmp_path)
+    gate = RunningGate.start(gate_settings(kafka_stack, unique_name("crash"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
         gate.producer.publish_all((PEOPLE.consent(n) for n in range(RECIPIENTS)), wait_each=False)
@@ -71,7 +71,7 @@ def test_kill_minus_nine_loses_and_contradicts_nothing(kafka_stack, unique_name,
 
 def test_lost_local_store_is_rebuilt_from_the_changelog(kafka_stack, unique_name, tmp_path):
     settings = gate_settings(kafka_stack, unique_name("recover"), tmp_path)
-    gate = Gate.start(settings, tmp_path)
+    gate = RunningGate.start(settings, tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
         gate.producer.publish_all((PEOPLE.consent(n) for n in range(RECIPIENTS)), wait_each=False)

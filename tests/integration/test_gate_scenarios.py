@@ -17,7 +17,7 @@ import pytest
 from streams import topics
 from streams.policy.records import Verdict
 from streams.policy.replay import replay_objects
-from tests.gatekit import Gate, gate_settings
+from tests.gatekit import RunningGate, gate_settings
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "contract"
 FOLDERS = {
@@ -34,7 +34,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 def test_scenarios_through_kafka_match_replay(folder, kafka_stack, unique_name, tmp_path):
     files = sorted(FOLDERS[folder].glob("*.events.jsonl"))
     assert files, f"no scenario files in {FOLDERS[folder]}"
-    gate = Gate.start(gate_settings(kafka_stack, unique_name("scn"), tmp_path), tmp_path)
+    gate = RunningGate.start(gate_settings(kafka_stack, unique_name("scn"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
         compared = 0

@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-from streams.localstack import LocalStack, jars
+from streams.devtools.localstack import LocalStack, jars
 from streams.settings import Settings
 
 SCHEMA = '{"type": "record", "name": "Ping", "fields": [{"name": "n", "type": "int"}]}'
@@ -58,7 +58,7 @@ def _cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
         CONSENTGATE_REGISTRY_PORT=str(stack.settings.registry_port),
     )
     return subprocess.run(
-        [sys.executable, "-m", "streams.localstack", *args],
+        [sys.executable, "-m", "streams.devtools.localstack", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.localstack import LocalStack, StackError, jars, jvm, kafka, prereqs, registry
-from streams.localstack.command import render_env
-from streams.localstack.process import PidFile, is_alive, is_ours, marker
+from streams.cli.stack import render_env
+from streams.devtools.localstack import LocalStack, StackError, jars, jvm, kafka, prereqs, registry
+from streams.devtools.localstack.process import PidFile, is_alive, is_ours, marker
 from streams.settings import Settings
 
 
@@ -52,7 +52,7 @@ def _cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 def _stack_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.localstack", *args],
+        [sys.executable, "-m", "streams", "stack", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -313,7 +313,7 @@ def test_pid_file_round_trip(tmp_path):
 
 def test_env_output_evals_in_bash(settings):
     env = _cli_env(settings)
-    script = f"""eval "$({sys.executable} -m streams.localstack env)"; """
+    script = f"""eval "$({sys.executable} -m streams stack env)"; """
     script += 'echo "$KAFKA_BOOTSTRAP_SERVERS|$SCHEMA_REGISTRY_URL"'
     done = subprocess.run(
         ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60, check=True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.config_command import render_markdown
+from streams.cli.config import render_markdown
 from streams.settings import Settings, SettingsError, current_values, documented_fields
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.app import table_size
+from streams.runtime.app import table_size
 
 
 class FakeDB:

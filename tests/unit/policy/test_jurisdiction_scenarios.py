@@ -58,7 +58,7 @@ def test_quiet_hours_denials_say_why() -> None:
 @pytest.mark.parametrize("folder", [SCENARIOS, JURISDICTION_SCENARIOS], ids=["part1", "part2"])
 def test_conformance_tool_scores_every_scenario(folder: Path) -> None:
     tool = SCENARIOS.parent.parent / "tools" / "conform.py"
-    command = [sys.executable, "-m", "streams.cli", "replay"]
+    command = [sys.executable, "-m", "streams", "replay"]
     result = subprocess.run(
         [sys.executable, str(tool), str(folder), "--", *command],
         capture_output=True, text=True, timeout=300,

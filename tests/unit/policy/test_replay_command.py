@@ -84,7 +84,7 @@ def test_policy_settings_come_from_the_environment(
 
 def test_conformance_tool_scores_every_public_scenario() -> None:
     tool = SCENARIOS.parent.parent / "tools" / "conform.py"
-    command = [sys.executable, "-m", "streams.cli", "replay"]
+    command = [sys.executable, "-m", "streams", "replay"]
     result = subprocess.run(
         [sys.executable, str(tool), str(SCENARIOS), "--", *command],
         capture_output=True, text=True, timeout=300,

@@ -14,8 +14,8 @@ import sys
 import time
 from typing import Any
 
-from streams.localstack.errors import StackError
-from streams.localstack.stack import LocalStack, StackStatus
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.stack import LocalStack, StackStatus
 from streams.settings import Settings, SettingsError
 
 NOT_RUNNING = 3

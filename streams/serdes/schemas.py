@@ -43,7 +43,7 @@ SCHEMA_NAMES: tuple[str, ...] = (
 def schema_dir() -> Path:
     """Where the .avsc files are: the repository's `schemas/`, else the installed copy."""
     candidates = (
-        Path(__file__).resolve().parents[1] / "schemas",
+        Path(__file__).resolve().parents[2] / "schemas",
         Path(sys.prefix) / "share" / "consentgate" / "schemas",
     )
     for candidate in candidates:

@@ -8,7 +8,6 @@ how fast. Ctrl-C (or `--duration`) stops everything the demo started, and nothin
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -21,14 +20,6 @@ from streams import topics
 from streams.settings import Settings
 
 DEMO_PREFIX = "demo."
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run the gate on the local stack with demo traffic")
-    parser.add_argument("--recipients", type=int, default=5_000)
-    parser.add_argument("--rate", type=int, default=2_000, help="intents per second to send")
-    parser.add_argument("--duration", type=float, default=0, help="seconds; 0 runs until Ctrl-C")
-    parser.set_defaults(func=run)
 
 
 class Tally:
@@ -46,7 +37,7 @@ class Tally:
 
 
 def _follow(settings: Settings, tally: Tally, stop: threading.Event) -> None:
-    from streams.tail import follow
+    from streams.cli.tail import follow
 
     for record in follow(settings, topics.VERDICTS, from_end=True, idle_s=0):
         tally.add(record)
@@ -70,34 +61,32 @@ def _render(tally: Tally, rate: float, elapsed: float, metrics_url: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    """The demo on the configured stack, else the embedded one (stopped again if it started it)."""
+    from streams.devtools.stacks import StackChoiceError, chosen_stack
+
+    base = Settings.from_env()
+    try:
+        with chosen_stack(base, log=lambda line: print(line, flush=True)) as stack:
+            return _run_on(stack.settings(base), args)
+    except StackChoiceError as exc:
+        print(f"consentgate demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_on(base: Settings, args: argparse.Namespace) -> int:
 
     from connectors.producer import GateProducer
-    from streams.admin import ensure_topics
-    from streams.localstack import LocalStack
-    from streams.runner import WorkerFailed, WorkerProcess
-    from streams.serdes import WireCodec
-    from streams.workload import (
+    from streams.devtools.runner import WorkerFailed, WorkerProcess
+    from streams.devtools.workload import (
         Clock,
         consent_records,
         intent_records,
         make_recipients,
         partner_records,
     )
+    from streams.runtime.admin import ensure_topics
+    from streams.serdes import codec_for
 
-    base = Settings.from_env()
-    stack = None
-    if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("SCHEMA_REGISTRY_URL")):
-        stack = LocalStack(base)
-        print("starting the local stack (Kafka and schema registry on 127.0.0.1)...", flush=True)
-        endpoints = stack.up()
-        base = base.replace(
-            kafka_bootstrap_servers=endpoints.bootstrap_servers,
-            schema_registry_url=endpoints.schema_registry_url,
-        )
-        started_stack = bool(endpoints.started)
-    else:
-        started_stack = False
     # Every run gets its own topics, group and store: a demo shows the gate from a clean start.
     run_id = uuid.uuid4().hex[:6]
     settings = base.replace(
@@ -109,11 +98,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     try:
         ensure_topics(settings)
-        codec = WireCodec(
-            SchemaRegistryClient({"url": settings.schema_registry_url}),
-            topic_prefix=settings.topic_prefix,
-        )
-        codec.register_all()
+        codec = codec_for(settings, register=True)
         print("starting the gate worker...", flush=True)
         worker.start()
         producer = GateProducer(
@@ -160,5 +145,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         worker.stop()
-        if stack is not None and started_stack:
-            stack.down()

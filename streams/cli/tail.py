@@ -68,14 +68,10 @@ def follow(
     settings: Settings, spec: topics.TopicSpec, *, from_end: bool, idle_s: float
 ) -> Iterator[dict[str, Any]]:
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
-    from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    from streams.serdes import WireCodec
+    from streams.serdes import codec_for
 
-    codec = WireCodec(
-        SchemaRegistryClient({"url": settings.schema_registry_url}),
-        topic_prefix=settings.topic_prefix,
-    )
+    codec = codec_for(settings)
     name = spec.name(settings.topic_prefix)
     consumer = Consumer(
         {

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from streams.localstack import jars as jarcache
-from streams.localstack import kafka, registry
-from streams.localstack.errors import StackError
-from streams.localstack.prereqs import LOOPBACK, MIN_JAVA, require_free_ports, require_java
-from streams.localstack.process import PidFile, is_ours, spawn, stop
+from streams.devtools.localstack import jars as jarcache
+from streams.devtools.localstack import kafka, registry
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.prereqs import LOOPBACK, MIN_JAVA, require_free_ports, require_java
+from streams.devtools.localstack.process import PidFile, is_ours, spawn, stop
 from streams.settings import Settings
 
 KAFKA = "kafka"

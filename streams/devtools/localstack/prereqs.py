@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.localstack.errors import StackError
+from streams.devtools.localstack.errors import StackError
 
 MIN_JAVA = 17
 LOOPBACK = "127.0.0.1"

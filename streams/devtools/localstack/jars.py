@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.localstack.errors import StackError
-from streams.localstack.prereqs import require_maven
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.prereqs import require_maven
 
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 MARKER = ".resolved"

@@ -5,11 +5,16 @@ So the stack runs the genuine server jars from Maven Central as two local JVMs o
 Apache Kafka (KRaft, one combined broker+controller) and Apicurio Registry (in-memory, serving the
 Confluent API at `/apis/ccompat/v7`). Everything it owns lives under one state directory.
 
-    from streams.localstack import LocalStack
+    from streams.devtools.localstack import LocalStack
     endpoints = LocalStack(settings).up()  # StackEndpoints(bootstrap_servers, ...)
 """
 
-from streams.localstack.errors import StackError
-from streams.localstack.stack import ComponentStatus, LocalStack, StackEndpoints, StackStatus
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.stack import (
+    ComponentStatus,
+    LocalStack,
+    StackEndpoints,
+    StackStatus,
+)
 
 __all__ = ["ComponentStatus", "LocalStack", "StackEndpoints", "StackError", "StackStatus"]

@@ -18,7 +18,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from streams.localstack.prereqs import Java
+from streams.devtools.localstack.prereqs import Java
 
 
 def archive_path(workdir: Path, java: Java, server_version: str) -> Path:

@@ -20,11 +20,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from streams.localstack.errors import StackError
-from streams.localstack.jars import RegistryJars
-from streams.localstack.jvm import archive_path, class_data_sharing
-from streams.localstack.prereqs import LOOPBACK, Java
-from streams.localstack.process import marker, tail
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.jars import RegistryJars
+from streams.devtools.localstack.jvm import archive_path, class_data_sharing
+from streams.devtools.localstack.prereqs import LOOPBACK, Java
+from streams.devtools.localstack.process import marker, tail
 
 CCOMPAT_PATH = "/apis/ccompat/v7"
 JVM_FLAGS = ("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true")

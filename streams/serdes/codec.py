@@ -46,7 +46,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import schemaless_reader, schemaless_writer
 
-from streams.avro_schemas import (
+from streams.serdes.schemas import (
     SCHEMA_NAMES,
     Check,
     ParsedSchema,

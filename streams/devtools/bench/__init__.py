@@ -5,7 +5,7 @@ embedded stack, started for the run and stopped after it if it was not already r
 and a consumer group of its own:
 
 1. **State.** Partner agreements and 1,000,000 consent and opt-out records over 800,000
-   recipients (about 10% of them opted out), from `streams.workload`, encoded up front and
+   recipients (about 10% of them opted out), from `streams.devtools.workload`, encoded up front and
    produced without waiting per record.
 
    The worker's agent does not apply them: at the ~1.4k records/s one faust worker manages on a
@@ -80,7 +80,7 @@ BASELINE_TOPIC = "bench-baseline-verdicts"
 CHANGELOG_SUFFIX = "-recipients-changelog"
 FAUST_LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 SEED_CHILDREN = 2
-TICK_MS = 3  # streams.workload.Clock.tick's default step
+TICK_MS = 3  # streams.devtools.workload.Clock.tick's default step
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +490,7 @@ def commit_group_at_end(bootstrap: str, group: str, names: list[str]) -> None:
 
 def state_stream(recipients: list[Any]) -> tuple[list[dict[str, Any]], Iterator[dict[str, Any]]]:
     """Partner records and the (lazy) consent records, as every process of a run sees them."""
-    from streams.workload import Clock, consent_records, partner_records
+    from streams.devtools.workload import Clock, consent_records, partner_records
 
     clock = Clock()
     return partner_records(clock), consent_records(recipients, clock)
@@ -498,7 +498,7 @@ def state_stream(recipients: list[Any]) -> tuple[list[dict[str, Any]], Iterator[
 
 def clock_after_state(consent_count: int, partner_count: int) -> Any:
     """The workload clock as it stands once the state records have been generated."""
-    from streams.workload import BASE_TIME, Clock
+    from streams.devtools.workload import BASE_TIME, Clock
 
     ticks = consent_count + partner_count
     return Clock(BASE_TIME + timedelta(milliseconds=TICK_MS * ticks))
@@ -560,13 +560,13 @@ def seed_state_main(
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     from connectors.producer import producer_config, record_key, wire_record
-    from streams.gate import Gate, Inbound
+    from streams.devtools.workload import make_recipients
     from streams.metrics import GateMetrics
     from streams.policy.state import Agreements
+    from streams.runtime.gate import Gate, Inbound
     from streams.serdes import WireCodec
-    from streams.workload import make_recipients
 
-    logging.getLogger("streams.gate").setLevel(logging.ERROR)  # dead letters are counted
+    logging.getLogger("streams.runtime.gate").setLevel(logging.ERROR)  # dead letters are counted
     settings = Settings.from_env()
     codec = WireCodec(SchemaRegistryClient({"url": registry_url}), topic_prefix=prefix)
     codec.prefetch((topics.CONSENT, topics.OPTOUT))
@@ -811,8 +811,8 @@ class Bench:
     @contextlib.contextmanager
     def stack(self) -> Iterator[tuple[str, str, str]]:
         """(bootstrap, registry url, broker version): from the environment, else embedded."""
-        from streams.localstack import LocalStack
-        from streams.localstack.stack import KAFKA
+        from streams.devtools.localstack import LocalStack
+        from streams.devtools.localstack.stack import KAFKA
 
         env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
         env_registry = os.environ.get("SCHEMA_REGISTRY_URL", "")
@@ -937,7 +937,7 @@ class Bench:
     def _create_topics(self) -> None:
         from confluent_kafka.admin import NewTopic
 
-        from streams.admin import admin_client, ensure_topics
+        from streams.runtime.admin import admin_client, ensure_topics
 
         admin = admin_client(self.settings)
         partitions = self.settings.partitions
@@ -962,7 +962,7 @@ class Bench:
             raise BenchError(f"recipient topics have {layout.recipient_partitions} partitions")
 
     def _delete_topics(self) -> None:
-        from streams.admin import admin_client
+        from streams.runtime.admin import admin_client
 
         try:
             admin = admin_client(self.settings)
@@ -983,7 +983,7 @@ class Bench:
 
     def _load_state_and_generate_intents(self, bulk: Any) -> list[tuple[Any, str, bytes]]:
         """The consent state through the seeding children; meanwhile, the intents here."""
-        from streams.workload import intent_records, make_recipients
+        from streams.devtools.workload import intent_records, make_recipients
 
         sizes = self.sizes
         context = multiprocessing.get_context("spawn")
@@ -1096,7 +1096,7 @@ class Bench:
     # ---------------------------------------------------------------- the worker
 
     def _start_worker(self, timeout: float = 1200.0) -> Any:
-        from streams.runner import WorkerProcess
+        from streams.devtools.runner import WorkerProcess
 
         worker = WorkerProcess(self.settings, self.work_dir / "worker.log")
         self.worker = worker
@@ -1340,7 +1340,7 @@ class Bench:
 
     def _ingest_sample(self, bulk: Any) -> None:
         """The live worker applying fresh consent records: its state ingest rate."""
-        from streams.workload import consent_records
+        from streams.devtools.workload import consent_records
 
         count = self.sizes.ingest_sample
         fresh = []
@@ -1375,7 +1375,7 @@ class Bench:
         from confluent_kafka import Producer
 
         from connectors.producer import producer_config, record_key, wire_record
-        from streams.workload import intent_records
+        from streams.devtools.workload import intent_records
 
         target = self.latency_rate or max(1.0, self.state.gate_rate * self.latency_load)
         count = max(10, int(target * self.sizes.latency_seconds))

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.settings import Settings
+from streams.settings import Settings, current_values
 
 READY_LINE = "[^Worker]: Ready"
 
@@ -25,25 +25,9 @@ class WorkerFailed(RuntimeError):
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child worker use exactly these settings."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "SCHEMA_REGISTRY_URL": settings.schema_registry_url,
-            "CONSENTGATE_APP_ID": settings.app_id,
-            "CONSENTGATE_TOPIC_PREFIX": settings.topic_prefix,
-            "CONSENTGATE_PARTITIONS": str(settings.partitions),
-            "CONSENTGATE_DATA_DIR": str(settings.data_dir),
-            "CONSENTGATE_STORE": settings.store,
-            "CONSENTGATE_WEB_BIND": settings.web_bind,
-            "CONSENTGATE_WEB_PORT": str(settings.web_port),
-            "CONSENTGATE_LOG_LEVEL": settings.log_level,
-            "CONSENTGATE_EVENT_LOOP": settings.event_loop,
-            "CONSENTGATE_ORDERING_MAX_WAIT_S": str(settings.ordering_max_wait.total_seconds()),
-        }
-    )
-    return env
+    """The environment that makes a child worker use exactly these settings: every variable the
+    settings object reads, nested policy settings included, over the parent's environment."""
+    return {**os.environ, **current_values(settings)}
 
 
 @dataclass
@@ -65,7 +49,7 @@ class WorkerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams", "worker"],
             env=worker_env(self.settings),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,6 +1,8 @@
-"""The `consentgate` command: a thin dispatcher. Each subcommand lives in its own module.
+"""The `consentgate` command: a thin dispatcher over one module per command, `cli/<name>.py`.
 
 A command module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Command modules import what they run lazily, so `consentgate --help` stays quick and a command's
+dependencies (the embedded stack, the benchmark) load only when it runs.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from collections.abc import Sequence
 
 from streams import __version__
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "streams.localstack.command",
-    "streams.replay",
-    "streams.config_command",
-    "streams.rules_command",
-    "streams.explain_command",
-    "streams.worker",
-    "streams.produce_command",
-    "streams.tail",
-    "streams.demo",
-    "streams.bench",
+COMMAND_MODULES: tuple[str, ...] = tuple(
+    f"streams.cli.{name}"
+    for name in (
+        "worker",
+        "produce",
+        "tail",
+        "replay",
+        "explain",
+        "rules",
+        "config",
+        "stack",
+        "demo",
+        "bench",
+    )
 )
 
 
@@ -45,7 +50,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     result: int = args.func(args)
     return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,11 +25,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka.schema_registry import SchemaRegistryClient
 
     from connectors.producer import GateProducer, PublishError
-    from streams.admin import ensure_topics
-    from streams.serdes import WireCodec
+    from streams.runtime.admin import ensure_topics
+    from streams.serdes import codec_for
 
     settings = Settings.from_env()
     try:
@@ -38,11 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"consentgate produce: cannot open {args.file}: {exc}", file=sys.stderr)
         return 2
     ensure_topics(settings)
-    codec = WireCodec(
-        SchemaRegistryClient({"url": settings.schema_registry_url}),
-        topic_prefix=settings.topic_prefix,
-    )
-    codec.register_all()
+    codec = codec_for(settings, register=True)
     producer = GateProducer(
         settings.kafka_bootstrap_servers, codec, topic_prefix=settings.topic_prefix
     )

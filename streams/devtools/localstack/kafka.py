@@ -24,11 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.localstack.errors import StackError
-from streams.localstack.jars import KafkaJars
-from streams.localstack.jvm import archive_path, class_data_sharing
-from streams.localstack.prereqs import LOOPBACK, Java
-from streams.localstack.process import marker, tail
+from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.jars import KafkaJars
+from streams.devtools.localstack.jvm import archive_path, class_data_sharing
+from streams.devtools.localstack.prereqs import LOOPBACK, Java
+from streams.devtools.localstack.process import marker, tail
 
 JVM_FLAGS = (
     "-Xms256m",

@@ -6,24 +6,22 @@ never a silent skip), hand each record to `Gate`, and advance the read-your-opt-
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
-from faust.streams import _current_event
 from faust.types import TP
 from prometheus_client import ProcessCollector
 
 from streams import __version__, topics
-from streams.agreements import AgreementsView
-from streams.gate import Gate, Inbound
 from streams.metrics import GateMetrics
-from streams.ordering import AppliedPositions, OrderingGate, TopicPartition
-from streams.outputs import FaustOutputs
+from streams.runtime import faust_compat
+from streams.runtime.agreements import AgreementsView
+from streams.runtime.gate import Gate, Inbound
+from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartition
+from streams.runtime.outputs import FaustOutputs
 from streams.serdes import WireCodec
 from streams.settings import Settings
 
@@ -34,13 +32,13 @@ INTENT_BATCH_WITHIN_S = 0.01
 
 
 @dataclass
-class GateApp:
+class WorkerApp:
     """The pieces a worker, a test or the benchmark may want to reach."""
 
     app: faust.App
     gate: Gate
     positions: AppliedPositions
-    ordering: OrderingGate
+    ordering: OrderingHold
     agreements: AgreementsView
     metrics: GateMetrics
     settings: Settings
@@ -60,16 +58,6 @@ def inbound(message: Any) -> Inbound:
     )
 
 
-@contextmanager
-def processing(event: Any) -> Iterator[None]:
-    """Make `event` the current event, so table writes go to its changelog partition."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
-
-
 def report_lag(app: faust.App, metrics: GateMetrics, base_of: Mapping[str, str]) -> None:
     """Consumer lag per input topic: high watermark minus committed offset, owned partitions."""
     consumer: Any = app.consumer
@@ -79,7 +67,7 @@ def report_lag(app: faust.App, metrics: GateMetrics, base_of: Mapping[str, str])
         if base is None:
             continue
         high = consumer.highwater(tp)
-        committed = consumer._committed_offset.get(tp) or 0
+        committed = faust_compat.committed_offset(consumer, tp) or 0
         if high is not None and high > committed:
             lag[base] += high - committed
     for base, value in lag.items():
@@ -87,21 +75,11 @@ def report_lag(app: faust.App, metrics: GateMetrics, base_of: Mapping[str, str])
 
 
 def table_size(table: Any) -> int:
-    """Keys in the table's active partitions, from RocksDB's own estimate when it has one.
-
-    faust's `len()` of a RocksDB table iterates every key in Python: about 60 ms per 190,000
-    keys, blocking the event loop (and every intent) on each gauge refresh."""
-    store = getattr(table, "data", None)
-    actives = getattr(store, "_dbs_for_actives", None)
-    if actives is None:
-        return len(table)
-    total = 0
-    for db in actives():
-        estimate = getattr(db, "property_int_value", None)  # rocksdict; python-rocksdb lacks it
-        if estimate is None:
-            return len(table)
-        total += int(estimate("rocksdb.estimate-num-keys") or 0)
-    return total
+    """Keys in the table's active partitions: RocksDB's estimate where there is one (faust's
+    `len()` of a RocksDB table visits every key in Python, about 60 ms per 190,000 keys, blocking
+    the event loop on every gauge refresh)."""
+    estimate = faust_compat.rocksdb_key_estimate(table)
+    return len(table) if estimate is None else estimate
 
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
@@ -140,7 +118,7 @@ def create_app(
     codec: WireCodec,
     metrics: GateMetrics | None = None,
     with_web_metrics: bool = True,
-) -> GateApp:
+) -> WorkerApp:
     metrics = metrics or GateMetrics()
     metrics.worker_info.labels(__version__, settings.policy.policy_version).set(1)
     prefix = settings.topic_prefix
@@ -148,7 +126,7 @@ def create_app(
     app = faust.App(settings.app_id, **faust_settings(settings, partitions))
     # faust stalls every stream once 100 sends wait in its buffer; a batch of intents alone
     # queues several hundred (verdict, changelog, violation), so allow a batch's worth.
-    app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
+    faust_compat.allow_pending_sends(app, PRODUCER_BUFFER_MESSAGES)
     if with_web_metrics:
         ProcessCollector(registry=metrics.registry)
         setup_prometheus_sensors(
@@ -202,7 +180,7 @@ def create_app(
         a quiet partition from the beginning would hold every intent until it times out)."""
         seeded: dict[TopicPartition, int] = {}
         unknown: list[TopicPartition] = []
-        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        committed = faust_compat.committed_offsets(app.consumer)
         for tp in tps:
             if tp[0] == names[topics.PARTNER.base]:
                 continue  # the agreements view keeps its own positions
@@ -218,14 +196,14 @@ def create_app(
                 seeded.update(await agreements.beginning_offsets(never))
         return seeded
 
-    ordering = OrderingGate(
+    ordering = OrderingHold(
         positions,
         agreements.end_offsets,
         max_wait_s=settings.ordering_max_wait.total_seconds(),
         seed_positions=seed_positions,
     )
     consent_name, optout_name = names[topics.CONSENT.base], names[topics.OPTOUT.base]
-    ga = GateApp(
+    ga = WorkerApp(
         app=app,
         gate=gate,
         positions=positions,
@@ -266,7 +244,7 @@ def create_app(
             needed += ga.agreements.partitions()
             hold = await ga.ordering.hold(needed)
             for event in batch:
-                with processing(event):
+                with faust_compat.processing(event):
                     ga.gate.decide_intent(inbound(event.message), hold)
 
     @app.task

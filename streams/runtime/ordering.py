@@ -86,7 +86,7 @@ class AppliedPositions:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
 
-class OrderingGate:
+class OrderingHold:
     """Waits, per batch of intents, for the co-partitioned state partitions to catch up."""
 
     def __init__(

@@ -18,8 +18,6 @@ from typing import Any, Protocol
 
 from streams import topics
 from streams.metrics import GateMetrics
-from streams.ordering import HoldResult
-from streams.outputs import Outputs
 from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
@@ -34,8 +32,10 @@ from streams.policy.records import (
     violation_for,
 )
 from streams.policy.state import Agreements, apply
+from streams.runtime.ordering import HoldResult
+from streams.runtime.outputs import Outputs
+from streams.runtime.stored import MemoEntry, Stored, decode_stored, encode_stored
 from streams.serdes import DecodeError, RegistryUnavailableError, SerdesError, WireCodec
-from streams.stored import MemoEntry, Stored, decode_stored, encode_stored
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ its visibility, and no position to wait on), each worker follows the compacted
 `partner-agreements` topic itself with a group-less consumer from the beginning. Its positions
 feed read-your-opt-outs: an intent waits until every revocation acknowledged before it is applied.
 
-The same group-less consumer answers the end-offset queries of `OrderingGate`.
+The same group-less consumer answers the end-offset queries of `OrderingHold`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as KafkaTP
 
 from streams import topics
-from streams.ordering import AppliedPositions, TopicPartition
 from streams.policy.records import InvalidRecord, PartnerRecord, parse_record
 from streams.policy.state import Agreements
+from streams.runtime.ordering import AppliedPositions, TopicPartition
 from streams.serdes import DecodeError, WireCodec
 from streams.settings import Settings
 

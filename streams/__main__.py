@@ -1,0 +1,7 @@
+"""`python -m streams`: the `consentgate` command."""
+
+import sys
+
+from streams.cli import main
+
+sys.exit(main())

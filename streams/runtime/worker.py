@@ -1,0 +1,67 @@
+"""Build and run the gate's worker process.
+
+Start-up order matters: topics first (a co-partitioning error stops the worker before it joins the
+group), then schemas (the codec needs their ids), then the faust worker, which recovers the consent
+table from its changelog before any agent runs. `consentgate worker` (`streams.cli.worker`) is the
+command around this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from streams import topics
+from streams.policy.jurisdictions import table_for
+from streams.runtime.admin import ensure_topics
+from streams.settings import Settings
+
+log = logging.getLogger("consentgate.worker")
+
+
+def build(settings: Settings) -> Any:
+    """Topics, schemas and the faust app, ready to run. Returns the `WorkerApp`."""
+    from streams.runtime.app import create_app
+    from streams.serdes import codec_for
+
+    table_for(settings.policy)  # a broken override table stops the worker now, not per intent
+    layout = ensure_topics(settings)
+    return create_app(
+        settings,
+        partitions=layout.recipient_partitions,
+        partner_partitions=layout.partitions[topics.PARTNER.base],
+        codec=codec_for(settings, register=True),
+    )
+
+
+def use_event_loop(name: str) -> None:
+    """Install the event loop policy before anything makes a loop (`name` is validated by
+    Settings: uvloop or asyncio)."""
+    if name != "uvloop":
+        return
+    try:
+        import uvloop
+    except ImportError:
+        log.warning("uvloop is not installed: the worker runs on asyncio's event loop")
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    log.info("event loop: uvloop %s", uvloop.__version__)
+
+
+def serve(settings: Settings) -> None:
+    """Run the worker until SIGTERM or SIGINT. Raises TopicLayoutError or TableError before
+    joining the group when the cluster or the jurisdiction table is not usable."""
+    use_event_loop(settings.event_loop)
+    worker_app = build(settings)
+    from faust import Worker
+
+    log.info(
+        "consentgate worker: app %s, topics prefix %r, web http://%s:%d/metrics",
+        settings.app_id,
+        settings.topic_prefix,
+        settings.web_bind,
+        settings.web_port,
+    )
+    worker = Worker(worker_app.app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.execute_from_commandline()

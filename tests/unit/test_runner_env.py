@@ -1,0 +1,34 @@
+"""A child worker gets every setting of its parent, policy settings included."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+from streams.devtools.runner import worker_env
+from streams.settings import Settings, documented_fields
+
+
+def test_child_environment_rebuilds_the_same_settings() -> None:
+    base = Settings()
+    policy = dataclasses.replace(
+        base.policy,
+        first_party="acme",
+        optout_confirmation_window=timedelta(hours=3),
+    )
+    settings = base.replace(
+        app_id="child-test",
+        topic_prefix="x.",
+        data_dir=Path("/tmp/child-data"),
+        ordering_max_wait=timedelta(seconds=2.5),
+        policy=policy,
+    )
+    env = worker_env(settings)
+    assert Settings.from_env(env) == settings
+
+
+def test_child_environment_names_every_documented_variable() -> None:
+    env = worker_env(Settings())
+    missing = [name for name, _, _ in documented_fields() if name not in env]
+    assert missing == []
