@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from streams.devtools.workload import COUNTRIES, make_recipients
 from streams.policy.addresses import InvalidAddress, normalize_address
-from streams.workload import COUNTRIES, make_recipients
 
 
 @pytest.mark.parametrize(
