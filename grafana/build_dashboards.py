@@ -645,7 +645,7 @@ def worker_health() -> Dashboard:
                 ("sum(consentgate_faust_total_rebalances)", "in progress"),
                 ("sum(consentgate_faust_total_rebalances_recovering)", "recovering"),
                 (
-                    "sum(increase(consentgate_faust_rebalance_done_latency_count[5m]))",
+                    "sum(increase(consentgate_faust_rebalances_completed_total[5m]))",
                     "completed (5m)",
                 ),
             )

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -32,18 +31,19 @@ from typing import IO, Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-TOOLS_BIN = REPO / ".tools" / "prometheus" / "bin"
+from streams.devtools.ports import free_port
+from tests import ROOT
+
+TOOLS_BIN = ROOT / ".tools" / "prometheus" / "bin"
 PROMETHEUS = TOOLS_BIN / "prometheus"
 PROMTOOL = TOOLS_BIN / "promtool"
-DASHBOARDS_DIR = REPO / "grafana" / "dashboards"
-PROMETHEUS_DIR = REPO / "prometheus"
+DASHBOARDS_DIR = ROOT / "grafana" / "dashboards"
+PROMETHEUS_DIR = ROOT / "prometheus"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 RULE_FILES: list[Path] = sorted(RULES_DIR.glob("*.yml"))
 RULE_TEST_FILES: list[Path] = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
 
 JOB = "consentgate"  # the scrape job every dashboard and alert selects
-FAUST_PREFIX = "consentgate_faust"  # setup_prometheus_sensors(..., name_prefix=FAUST_PREFIX)
 
 
 class PrometheusError(RuntimeError):
@@ -51,12 +51,12 @@ class PrometheusError(RuntimeError):
 
 
 def in_ci() -> bool:
-    return os.environ.get("CI") == "true"
+    return os.environ.get("CI", "").lower() == "true"
 
 
 def missing_tool_message(tool: Path) -> str:
     where = "CI must install it" if in_ci() else "install it"
-    shown = tool.relative_to(REPO) if tool.is_relative_to(REPO) else tool
+    shown = tool.relative_to(ROOT) if tool.is_relative_to(ROOT) else tool
     return (
         f"{shown} not found: {where} with `make tools` "
         "(bash scripts/fetch-prometheus.sh: Prometheus 2.42 from Debian, extracted, not installed)"
@@ -147,7 +147,7 @@ class PrometheusProcess:
                 last_error = str(exc)
             if time.monotonic() >= deadline:
                 break
-            self._check_alive()
+            self.check_alive()
             time.sleep(interval)
         raise TimeoutError(
             f"no result for {expr!r} within {timeout:.0f}s"
@@ -185,7 +185,7 @@ class PrometheusProcess:
                 return rules
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"rules not evaluated within {timeout:.0f}s: {rules}")
-            self._check_alive()
+            self.check_alive()
             time.sleep(0.25)
 
     def targets(self) -> list[dict[str, Any]]:
@@ -206,7 +206,8 @@ class PrometheusProcess:
 
     # -- lifecycle
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
+        """Raise `PrometheusError`, with its log's tail, if the process has exited."""
         if self.process.poll() is not None:
             raise PrometheusError(
                 f"prometheus (pid {self.pid}) exited with {self.process.returncode}\n"
@@ -238,13 +239,6 @@ class PrometheusProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def write_config(
@@ -334,7 +328,7 @@ def start_prometheus(
 def _wait_ready(prom: PrometheusProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        prom._check_alive()
+        prom.check_alive()
         try:
             with urllib.request.urlopen(f"{prom.url}/-/ready", timeout=2) as response:
                 if response.status == 200:
@@ -460,13 +454,14 @@ def gate_metric_names() -> set[str]:
     return _exposed_names(GateMetrics().registry)
 
 
-def faust_metric_names(prefix: str = FAUST_PREFIX) -> set[str]:
-    """The sample names faust's Prometheus sensors expose with our prefix."""
-    from faust.sensors.prometheus import FaustMetrics
+def faust_metric_names() -> set[str]:
+    """The sample names the worker exports for faust (streams/runtime/faust_monitor.py)."""
     from prometheus_client import CollectorRegistry
 
+    from streams.runtime.faust_monitor import FaustCollector, GateMonitor
+
     registry = CollectorRegistry()
-    FaustMetrics.create(registry, prefix)
+    registry.register(FaustCollector(GateMonitor()))
     return _exposed_names(registry)
 
 

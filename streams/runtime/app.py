@@ -2,33 +2,53 @@
 
 Agents are thin: they read raw bytes (so a record the codec cannot read becomes a dead letter,
 never a silent skip), hand each record to `Gate`, and advance the read-your-opt-outs positions.
+They take events in batches without faust's automatic acknowledgement: a batch's events are
+acknowledged once its outputs and table changes are durable (`outputs.py`, `statestore.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import TP
 from prometheus_client import ProcessCollector
 
 from streams import __version__, topics
+from streams.kafka_config import output_producer_config
 from streams.metrics import GateMetrics
 from streams.runtime import faust_compat
 from streams.runtime.agreements import AgreementsView
+from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 from streams.runtime.gate import Gate, Inbound
 from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartition
-from streams.runtime.outputs import FaustOutputs
+from streams.runtime.outputs import KafkaOutputs, Outputs
+from streams.runtime.statestore import WriteBehindStore
 from streams.serdes import WireCodec
 from streams.settings import Settings
 
+log = logging.getLogger(__name__)
+
 TABLE_NAME = "recipients"
 PRODUCER_BUFFER_MESSAGES = 5_000
-INTENT_BATCH = 500
-INTENT_BATCH_WITHIN_S = 0.01
+# Events per batch and the longest a batch waits to fill. Larger batches spread the per-batch
+# work (the read-your-opt-outs offset lookup, the write batch) over more records; the window
+# bounds what that adds to latency (docs/performance.md has the measurements).
+BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
+BATCH_WINDOW_S = 0.01
+REVOKE_FLUSH_TIMEOUT_S = 30.0
+
+
+def stop_worker(reason: str) -> None:
+    """Stop this worker as SIGTERM would: what was not acknowledged is processed again."""
+    log.critical("stopping the worker: %s", reason)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass
@@ -43,6 +63,8 @@ class WorkerApp:
     metrics: GateMetrics
     settings: Settings
     names: Mapping[str, str]
+    outputs: Outputs
+    store: WriteBehindStore
     agents: dict[str, Any] = field(default_factory=dict)
     table: Any = None
 
@@ -82,6 +104,16 @@ def table_size(table: Any) -> int:
     return len(table) if estimate is None else estimate
 
 
+def serve_metrics(app: faust.App, metrics: GateMetrics) -> None:
+    """`/metrics` on the worker's web port: the bundle, the process and faust's counts."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    @app.page("/metrics")
+    async def metrics_page(view: Any, request: Any) -> Any:
+        body = generate_latest(metrics.registry)
+        return view.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
     return {
@@ -106,6 +138,8 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         "web_stats_enabled": False,
         "web_graph_enabled": False,
         "autodiscover": False,
+        # faust's own figures are counted cheaply and exported at scrape time (faust_monitor.py).
+        "Monitor": GateMonitor,
         "worker_redirect_stdouts": False,
     }
 
@@ -118,6 +152,7 @@ def create_app(
     codec: WireCodec,
     metrics: GateMetrics | None = None,
     with_web_metrics: bool = True,
+    outputs: Outputs | None = None,
 ) -> WorkerApp:
     metrics = metrics or GateMetrics()
     metrics.worker_info.labels(__version__, settings.policy.policy_version).set(1)
@@ -129,9 +164,8 @@ def create_app(
     faust_compat.allow_pending_sends(app, PRODUCER_BUFFER_MESSAGES)
     if with_web_metrics:
         ProcessCollector(registry=metrics.registry)
-        setup_prometheus_sensors(
-            app, pattern="/metrics", registry=metrics.registry, name_prefix="consentgate_faust"
-        )
+        metrics.registry.register(FaustCollector(cast(GateMonitor, app.monitor)))
+        serve_metrics(app, metrics)
 
     def raw_topic(spec: topics.TopicSpec) -> Any:
         return app.topic(
@@ -148,7 +182,10 @@ def create_app(
     optout_topic = raw_topic(topics.OPTOUT)
     partner_topic = raw_topic(topics.PARTNER)
     intent_topic = raw_topic(topics.INTENTS)
-    outputs = FaustOutputs({spec.base: raw_topic(spec) for spec in topics.ALL}, metrics)
+    if outputs is None:
+        outputs = KafkaOutputs(
+            output_producer_config(settings), names, metrics, on_fatal=stop_worker
+        )
 
     table = app.Table(
         TABLE_NAME,
@@ -157,13 +194,14 @@ def create_app(
         value_type=bytes,
         partitions=partitions,
     )
+    store = WriteBehindStore(table, outputs)
     positions = AppliedPositions()
     agreements = AgreementsView(
         settings, names[topics.PARTNER.base], partner_partitions, codec, positions
     )
     gate = Gate(
         codec=codec,
-        store=table,
+        store=store,
         agreements=agreements,
         outputs=outputs,
         metrics=metrics,
@@ -212,40 +250,87 @@ def create_app(
         metrics=metrics,
         settings=settings,
         names=names,
+        outputs=outputs,
+        store=store,
         table=table,
     )
+
+    def acknowledge(events: list[Any]) -> Callable[[], None]:
+        """Once a batch's outputs and state are durable: save changelog offsets, ack inputs."""
+
+        def done() -> None:
+            store.persist_offsets()
+            for event in events:
+                event.ack()
+
+        return done
+
+    def in_batches(name: str, handle: Callable[[list[Any]], Awaitable[None]]) -> Callable:
+        """An agent that takes its events in batches and acknowledges them only once the
+        batch's outputs are durable (`noack_take`: faust commits only acknowledged offsets).
+        Anything unexpected stops the worker rather than acknowledge what was not done."""
+
+        async def run_batches(stream: Any) -> None:
+            async for events in stream.noack_take(BATCH_SIZE[name], within=BATCH_WINDOW_S):
+                try:
+                    await handle(events)
+                except Exception:
+                    store.discard()
+                    log.exception("the %s agent failed; stopping the worker", name)
+                    stop_worker(f"{name} agent failed")
+                    raise
+
+        return run_batches
 
     def state_agent(spec: topics.TopicSpec, topic: Any, name: str) -> Any:
         """Consent and opt-out agents: apply each record, then advance its partition's position."""
 
-        async def apply_records(stream: Any) -> None:
-            async for event in stream.events():
+        async def apply_records(events: list[Any]) -> None:
+            with ga.outputs.batch(acknowledge(events)):
+                for event in events:
+                    ga.gate.apply_state_record(spec, inbound(event.message))
+                store.flush()
+            for event in events:
                 message = event.message
-                ga.gate.apply_state_record(spec, inbound(message))
                 positions.advance((message.topic, message.partition), message.offset)
 
-        return app.agent(topic, name=name)(apply_records)
+        return app.agent(topic, name=name)(in_batches(name, apply_records))
 
     consent_agent = state_agent(topics.CONSENT, consent_topic, "consent")
     optout_agent = state_agent(topics.OPTOUT, optout_topic, "optout")
 
-    @app.agent(partner_topic, name="partner")
-    async def partner_agent(stream: Any) -> None:
-        async for event in stream.events():
-            ga.gate.check_partner(inbound(event.message))
+    async def check_partners(events: list[Any]) -> None:
+        with ga.outputs.batch(acknowledge(events)):
+            for event in events:
+                ga.gate.check_partner(inbound(event.message))
 
-    @app.agent(intent_topic, name="intent")
-    async def intent_agent(stream: Any) -> None:
-        async for batch in stream.take_events(INTENT_BATCH, within=INTENT_BATCH_WITHIN_S):
-            metrics.intents_received.inc(len(batch))
-            partitions_seen = sorted({event.message.partition for event in batch})
-            needed = [(consent_name, p) for p in partitions_seen]
-            needed += [(optout_name, p) for p in partitions_seen]
-            needed += ga.agreements.partitions()
-            hold = await ga.ordering.hold(needed)
-            for event in batch:
-                with faust_compat.processing(event):
-                    ga.gate.decide_intent(inbound(event.message), hold)
+    partner_agent = app.agent(partner_topic, name="partner")(in_batches("partner", check_partners))
+
+    async def decide_intents(events: list[Any]) -> None:
+        metrics.intents_received.inc(len(events))
+        partitions_seen = sorted({event.message.partition for event in events})
+        needed = [(consent_name, p) for p in partitions_seen]
+        needed += [(optout_name, p) for p in partitions_seen]
+        needed += ga.agreements.partitions()
+        hold = await ga.ordering.hold(needed)
+        with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
+            for event in events:
+                ga.gate.decide_intent(inbound(event.message), hold)
+            store.flush()
+
+    intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
+
+    @app.task
+    async def start_outputs() -> None:
+        if isinstance(outputs, KafkaOutputs):
+            outputs.start(asyncio.get_running_loop().call_soon_threadsafe)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_outputs(app: Any, **kwargs: Any) -> None:
+        if isinstance(outputs, KafkaOutputs):
+            left = outputs.stop()
+            if left:
+                log.warning("%d output records were not delivered before shutdown", left)
 
     @app.task
     async def follow_agreements() -> None:
@@ -253,11 +338,14 @@ def create_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        """The next owner rebuilds from the changelog: deliver what is queued before it reads."""
         positions.forget((tp.topic, tp.partition) for tp in revoked)
+        if isinstance(outputs, KafkaOutputs):
+            outputs.flush(REVOKE_FLUSH_TIMEOUT_S)
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
-        ga.gate.refresh_gauges(app, size=lambda: table_size(table))
+        ga.gate.refresh_gauges(lambda: table_size(table))
         report_lag(app, metrics, {names[spec.base]: spec.base for spec in topics.INPUTS})
 
     ga.agents.update(

@@ -74,3 +74,46 @@ def rocksdb_key_estimate(table: Any) -> int | None:
 def allow_pending_sends(app: Any, messages: int) -> None:
     """Let faust's producer buffer hold `messages` before it stalls the streams."""
     app.producer.buffer.max_messages = messages
+
+
+def partition_db(table: Any, partition: int) -> Any | None:
+    """The RocksDB database (rocksdict) of one table partition; None for other stores."""
+    store = table.data
+    if not getattr(store, "use_rocksdict", False):
+        return None
+    return store._db_for_partition(partition)
+
+
+def write_partition(table: Any, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+    """Write key/value pairs into one table partition without faust's changelog send: one
+    RocksDB write batch, or plain assignments for an in-memory store."""
+    db = partition_db(table, partition)
+    if db is None:
+        for key, value in items:
+            table.data.data[key] = value  # faust's memory store: a dict, no changelog send
+        return
+    import rocksdict
+
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    for key, value in items:
+        batch.put(key, value)
+    db.write(batch)
+
+
+def changelog_topic_name(table: Any) -> str:
+    name: str = table.changelog_topic.get_topic_name()
+    return name
+
+
+def persist_changelog_offset(table: Any, partition: int, offset: int) -> None:
+    """What faust records after each changelog send: recovery resumes after this offset."""
+    from faust.types import TP
+
+    table.data.set_persisted_offset(TP(changelog_topic_name(table), partition), offset)
+
+
+def persisted_changelog_offset(table: Any, partition: int) -> int | None:
+    from faust.types import TP
+
+    offset: int | None = table.data.persisted_offset(TP(changelog_topic_name(table), partition))
+    return offset

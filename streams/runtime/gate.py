@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from streams.policy.records import (
 from streams.policy.state import Agreements, apply
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import Outputs
+from streams.runtime.statestore import StateStore
 from streams.runtime.stored import MemoEntry, Stored, decode_stored, encode_stored
 from streams.serdes import DecodeError, RegistryUnavailableError, SerdesError, WireCodec
 
@@ -80,7 +81,7 @@ class Gate:
         self,
         *,
         codec: WireCodec,
-        store: MutableMapping[bytes, Any],
+        store: StateStore,
         agreements: AgreementSource,
         outputs: Outputs,
         metrics: GateMetrics,
@@ -107,13 +108,13 @@ class Gate:
             if self._misrouted(spec, msg, record.address):
                 return
             key = record.address.encode()
-            stored = self._load(key)
+            stored = self._load(msg.partition, key)
             state = apply(stored.state, record, self.config)
             kind = record.action if isinstance(record, ConsentRecord) else "optout"
             if state == stored.state:
                 self.metrics.records_applied.labels(spec.base, kind, "duplicate").inc()
                 return
-            self.store[key] = encode_stored(stored.with_state(state))
+            self.store.put(msg.partition, key, encode_stored(stored.with_state(state)))
             self.metrics.records_applied.labels(spec.base, kind, "applied").inc()
             if isinstance(record, OptOutRecord):
                 self.metrics.optouts.labels(record.channel, record.method).inc()
@@ -176,7 +177,7 @@ class Gate:
         self, msg: Inbound, intent: SendIntent, decoded: dict[str, Any], hold: HoldResult
     ) -> None:
         key = intent.address.encode()
-        stored = self._load(key)
+        stored = self._load(msg.partition, key)
         remembered = stored.recall(intent.id)
         if remembered is not None:  # reprocessed: the verdict already written stands
             self._emit(msg, self._from_memo(intent, decoded, remembered), intent)
@@ -197,7 +198,9 @@ class Gate:
             _millis(verdict.decided_at),
             verdict.policy_version,
         )
-        self.store[key] = encode_stored(stored.with_state(new_state).remember(entry))
+        self.store.put(
+            msg.partition, key, encode_stored(stored.with_state(new_state).remember(entry))
+        )
         self._emit(msg, verdict, intent)
 
     def _from_memo(self, intent: SendIntent, decoded: dict[str, Any], entry: MemoEntry) -> Verdict:
@@ -278,8 +281,8 @@ class Gate:
         )
         return True
 
-    def _load(self, key: bytes) -> Stored:
-        return decode_stored(self.store.get(key))
+    def _load(self, partition: int, key: bytes) -> Stored:
+        return decode_stored(self.store.get(partition, key))
 
     def _dead_letter(
         self, msg: Inbound, error_class: str, error: str, record_id: str | None
@@ -319,10 +322,10 @@ class Gate:
             record_id or "no readable id",
         )
 
-    def refresh_gauges(self, app: Any, size: Callable[[], int] | None = None) -> None:
-        """`size` counts the store more cheaply than `len` (which may visit every key)."""
+    def refresh_gauges(self, size: Callable[[], int]) -> None:
+        """`size` counts the table (cheaply: never by visiting every key)."""
         try:
-            self.metrics.consent_records.set(size() if size is not None else len(self.store))
+            self.metrics.consent_records.set(size())
         except Exception:  # a store that cannot count must not break the timer
             log.debug("consent record count unavailable", exc_info=True)
 

@@ -1,8 +1,9 @@
 """Build and run the gate's worker process.
 
 Start-up order matters: topics first (a co-partitioning error stops the worker before it joins the
-group), then schemas (the codec needs their ids), then the faust worker, which recovers the consent
-table from its changelog before any agent runs. `consentgate worker` (`streams.cli.worker`) is the
+group), then schemas (the codec needs their ids), then the consent table's changelog in bulk
+(`recovery.py`), then the faust worker, which replays the rest of the changelog before any agent
+runs. `consentgate worker` (`streams.cli.worker`) is the
 command around this.
 """
 
@@ -55,6 +56,10 @@ def serve(settings: Settings) -> None:
     use_event_loop(settings.event_loop)
     worker_app = build(settings)
     from faust import Worker
+
+    from streams.runtime.recovery import load_changelog
+
+    load_changelog(settings, worker_app.table)  # faust then replays only the tail
 
     log.info(
         "consentgate worker: app %s, topics prefix %r, web http://%s:%d/metrics",

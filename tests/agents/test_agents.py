@@ -12,19 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
-    MockSchemaRegistryClient,
-)
 
+from connectors.producer import wire_record
 from streams import topics
 from streams.runtime.app import WorkerApp, create_app
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import RecordingOutputs
 from streams.serdes import WireCodec
 from streams.settings import Settings
-
-PHONE = "+14155550101"
-AT = "2026-06-01T17:00:00Z"
+from tests.builders import PHONE, consent, intent, mock_codec, optout
 
 
 class FixedHold:
@@ -41,9 +37,7 @@ class FixedHold:
 
 @pytest.fixture
 def codec() -> WireCodec:
-    c = WireCodec(MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"}))
-    c.register_all(compatibility=None)
-    return c
+    return mock_codec()
 
 
 @pytest.fixture
@@ -52,9 +46,13 @@ def gate_app(codec: WireCodec, tmp_path: Any) -> Iterator[WorkerApp]:
         app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path
     )
     ga = create_app(
-        settings, partitions=1, partner_partitions=1, codec=codec, with_web_metrics=False
+        settings,
+        partitions=1,
+        partner_partitions=1,
+        codec=codec,
+        with_web_metrics=False,
+        outputs=RecordingOutputs(),
     )
-    ga.gate.outputs = RecordingOutputs()
     ga.ordering = FixedHold()  # type: ignore[assignment]
     yield ga
 
@@ -69,50 +67,9 @@ def decoded(ga: WorkerApp, codec: WireCodec, spec: topics.TopicSpec) -> list[dic
     return [codec.decode(spec, value) for _, value in sent(ga).of(spec)]
 
 
-def consent(**changes: Any) -> dict[str, Any]:
-    record = {
-        "id": "c1",
-        "at": AT,
-        "channel": "sms",
-        "address": PHONE,
-        "party": "company",
-        "purpose": "marketing",
-        "action": "grant",
-        "jurisdiction": "US",
-        "evidence": {"source": "web_form"},
-    }
-    record.update(changes)
-    return record
-
-
-def intent(**changes: Any) -> dict[str, Any]:
-    record = {
-        "id": "m1",
-        "at": "2026-06-01T19:00:00Z",
-        "channel": "sms",
-        "address": PHONE,
-        "sender": "company",
-        "category": "promotional",
-        "has_opt_out": True,
-        "jurisdiction": "US",
-        "body": "20% off this week. Reply STOP to opt out.",
-    }
-    record.update(changes)
-    return record
-
-
-def optout(**changes: Any) -> dict[str, Any]:
-    record = {
-        "id": "o1",
-        "at": "2026-06-01T19:30:00Z",
-        "channel": "sms",
-        "address": PHONE,
-        "party": None,
-        "method": "sms_keyword",
-        "jurisdiction": "US",
-    }
-    record.update(changes)
-    return record
+def counted(ga: WorkerApp, name: str, **labels: str) -> float | None:
+    """A metric's value as the worker's registry exports it (None: never observed)."""
+    return ga.metrics.registry.get_sample_value(name, labels)
 
 
 async def put(
@@ -123,20 +80,21 @@ async def put(
     record: dict[str, Any] | bytes,
     key: bytes = PHONE.encode(),
 ) -> None:
-    value = record if isinstance(record, bytes) else codec.encode(spec, record)
+    value = record if isinstance(record, bytes) else codec.encode(spec, wire_record(record))
     async with ga.agents[agent].test_context() as context:
         await context.put(key=key, value=value)
 
 
 async def test_consent_then_promotional_intent_is_allowed(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "consent", topics.CONSENT, consent())
-    await put(gate_app, codec, "intent", topics.INTENTS, intent())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m1"))
     verdicts = decoded(gate_app, codec, topics.VERDICTS)
     assert [(v["id"], v["decision"], v["reason"]) for v in verdicts] == [
         ("m1", "allow", "CONSENT_VALID")
     ]
     assert sent(gate_app).of(topics.VIOLATIONS) == []
-    assert gate_app.metrics.verdicts.labels("allow", "CONSENT_VALID", "sms")._value.get() == 1
+    allowed = {"decision": "allow", "reason": "CONSENT_VALID", "channel": "sms"}
+    assert counted(gate_app, "consentgate_verdicts_total", **allowed) == 1
 
 
 async def test_opt_out_denies_and_files_a_violation(gate_app: WorkerApp, codec: WireCodec):
@@ -151,7 +109,7 @@ async def test_opt_out_denies_and_files_a_violation(gate_app: WorkerApp, codec: 
         "OPTED_OUT",
         "critical",
     )
-    assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
+    assert counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword") == 1
 
 
 async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
@@ -159,7 +117,7 @@ async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
 ):
     await put(gate_app, codec, "consent", topics.CONSENT, b"\x00\x00\x00\x00\x07garbage")
     await put(gate_app, codec, "consent", topics.CONSENT, b"not avro at all")
-    await put(gate_app, codec, "consent", topics.CONSENT, consent(evidence={"form": "x"}))
+    await put(gate_app, codec, "consent", topics.CONSENT, consent(id="c1", evidence={"form": "x"}))
     await put(gate_app, codec, "consent", topics.CONSENT, consent(id="c2"))
     letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
     assert [letter["error_class"] for letter in letters] == [
@@ -180,7 +138,7 @@ async def test_poison_state_record_is_dead_lettered_and_the_agent_goes_on(
 async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
     gate_app: WorkerApp, codec: WireCodec
 ):
-    await put(gate_app, codec, "intent", topics.INTENTS, intent(channel="pigeon"))
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m1", channel="pigeon"))
     await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff\xff")
     [verdict] = decoded(gate_app, codec, topics.VERDICTS)
     assert (verdict["id"], verdict["decision"], verdict["reason"]) == (
@@ -230,7 +188,7 @@ async def test_intent_whose_state_is_not_current_is_denied(gate_app: WorkerApp, 
     await put(gate_app, codec, "intent", topics.INTENTS, intent())
     [verdict] = decoded(gate_app, codec, topics.VERDICTS)
     assert (verdict["decision"], verdict["reason"]) == ("deny", "STATE_NOT_CURRENT")
-    assert gate_app.metrics.ordering_timeouts._value.get() == 1
+    assert counted(gate_app, "consentgate_ordering_timeouts_total") == 1
 
 
 async def test_intent_agent_holds_on_its_co_partitions(gate_app: WorkerApp, codec: WireCodec):
@@ -251,7 +209,7 @@ async def test_oversized_record_is_dead_lettered_with_its_head(
     assert letter["value"] == huge[: len(letter["value"])] and len(letter["value"]) < len(huge)
     assert "truncated" in letter["error"]
     await put(gate_app, codec, "optout", topics.OPTOUT, optout())  # the agent still runs
-    assert gate_app.metrics.optouts.labels("sms", "sms_keyword")._value.get() == 1
+    assert counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword") == 1
 
 
 async def test_registry_outage_dead_letters_without_freezing(gate_app: WorkerApp, codec: WireCodec):

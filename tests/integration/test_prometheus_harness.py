@@ -16,18 +16,20 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 
+from streams.devtools.ports import free_port
 from streams.metrics import GateMetrics
 from tests import prom
 
 
 def _worker_like_registry() -> tuple[CollectorRegistry, GateMetrics]:
-    from faust.sensors.prometheus import FaustMetrics
+    from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 
     metrics = GateMetrics()
     ProcessCollector(registry=metrics.registry)
-    faust_metrics = FaustMetrics.create(metrics.registry, prom.FAUST_PREFIX)
-    faust_metrics.messages_received.inc(40)
-    faust_metrics.rebalance_done_latency.observe(120.0)
+    monitor = GateMonitor()
+    metrics.registry.register(FaustCollector(monitor))
+    monitor.messages_received_total = 40
+    monitor.rebalances_completed = 1
     return metrics.registry, metrics
 
 
@@ -62,7 +64,7 @@ def _mixed_workload(m: GateMetrics) -> None:
 def exporter() -> Iterator[tuple[str, GateMetrics]]:
     registry, metrics = _worker_like_registry()
     _mixed_workload(metrics)
-    port = prom.free_port()
+    port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     try:
         yield f"127.0.0.1:{port}", metrics
