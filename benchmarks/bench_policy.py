@@ -23,6 +23,7 @@ from streams.policy.records import (
     parse_record,
 )
 from streams.policy.state import Agreements, RecipientState, apply, decode_state, encode_state
+from tests.builders import PARTNER, consent, intent, optout, partner
 
 CONFIG = PolicyConfig()
 RECIPIENTS = 10_000
@@ -48,11 +49,8 @@ def _at(minute: int) -> str:
 
 
 def _consent(n: int, channel: str, address: str, minute: int, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "consent", "id": f"c{n}-{channel}-{minute}", "at": _at(minute), "channel": channel,
-        "address": address, "party": "company", "purpose": "marketing", "action": "grant",
-        "jurisdiction": "US", "evidence": {"source": "web_form"}, **extra,
-    }  # fmt: skip
+    return consent(id=f"c{n}-{channel}-{minute}", at=_at(minute), channel=channel,
+                   address=address, **extra)  # fmt: skip
 
 
 def _history(n: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -67,12 +65,9 @@ def _history(n: int, rng: random.Random) -> list[dict[str, Any]]:
         records.append(_consent(n, "email", email, 1))
         records.append(_consent(n, "email", email, 2, action="confirm"))
     if 0.3 <= kind < 0.4:
-        records.append(
-            {"type": "optout", "id": f"o{n}", "at": _at(3), "channel": "sms", "address": phone,
-             "method": "sms_keyword", "jurisdiction": "US"}
-        )  # fmt: skip
+        records.append(optout(id=f"o{n}", at=_at(3), address=phone))
     if 0.4 <= kind < 0.5:
-        records.append(_consent(n, "sms", phone, 4, party="acme-partner"))
+        records.append(_consent(n, "sms", phone, 4, party=PARTNER))
     return records
 
 
@@ -83,15 +78,12 @@ def _intent(n: int, rng: random.Random) -> dict[str, Any]:
     body: str | None = rng.choice(EMAIL_BODIES if channel == "email" else SMS_BODIES)
     if category != "promotional":
         body = rng.choice(SERVICE_BODIES)
-    record = {
-        "type": "intent", "id": f"m{n}", "at": _at(30), "channel": channel,
-        "address": f"user{n}@example.com" if channel == "email" else _phone(n),
-        "sender": "acme-partner" if rng.random() < 0.05 else "company", "category": category,
-        "has_opt_out": category == "promotional", "jurisdiction": "US",
-    }  # fmt: skip
-    if body is not None:
-        record["body"] = body
-    return record
+    return intent(
+        id=f"m{n}", at=_at(30), channel=channel,
+        address=f"user{n}@example.com" if channel == "email" else _phone(n),
+        sender=PARTNER if rng.random() < 0.05 else "company", category=category,
+        has_opt_out=category == "promotional", body=body, omit=["body"] if body is None else [],
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +95,14 @@ def warm() -> tuple[dict[str, RecipientState], Agreements, list[SendIntent]]:
             record = parse_record(raw)
             assert isinstance(record, ConsentRecord | OptOutRecord)
             states[record.address] = apply(states.get(record.address), record, CONFIG)
-    partner = parse_record({"type": "partner", "id": "p1", "at": _at(0), "party": "acme-partner",
-                            "agreement": "signed"})  # fmt: skip
-    assert isinstance(partner, PartnerRecord)
-    agreements = Agreements().apply(partner)
+    agreement = parse_record(partner(id="p1", at=_at(0)))
+    assert isinstance(agreement, PartnerRecord)
+    agreements = Agreements().apply(agreement)
     intents = []
     for n in range(RECIPIENTS):
-        intent = parse_record(_intent(n, rng))
-        assert isinstance(intent, SendIntent)
-        intents.append(intent)
+        parsed = parse_record(_intent(n, rng))
+        assert isinstance(parsed, SendIntent)
+        intents.append(parsed)
     return states, agreements, intents
 
 
@@ -121,8 +112,8 @@ def test_decide_throughput(benchmark: Any, warm: Any) -> None:
 
     def decide_all() -> int:
         allowed = 0
-        for intent in intents:
-            if decide(intent, get(intent.address), agreements, CONFIG, now=NOW).verdict.allowed:
+        for item in intents:
+            if decide(item, get(item.address), agreements, CONFIG, now=NOW).verdict.allowed:
                 allowed += 1
         return allowed
 

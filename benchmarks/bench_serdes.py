@@ -7,18 +7,15 @@ Run: .venv/bin/pytest benchmarks/bench_serdes.py --benchmark-enable
 from __future__ import annotations
 
 import io
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
-    MockSchemaRegistryClient,
-)
 from fastavro import schemaless_reader
 
 from streams import topics
 from streams.serdes import WireCodec
+from tests.builders import mock_codec
 
 AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 INTENT = {
@@ -34,6 +31,7 @@ INTENT = {
     "timezone": None,
     "campaign": "summer-2026",
     "region": "US-CA",
+    "subject": None,
 }
 VERDICT = {
     "id": "m-000000123",
@@ -58,8 +56,7 @@ VERDICT_ISO = {
 
 @pytest.fixture(scope="module")
 def codec() -> WireCodec:
-    c = WireCodec(MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"}))
-    c.register_all(compatibility=None)
+    c = mock_codec()
     c.prefetch()
     return c
 

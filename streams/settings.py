@@ -22,8 +22,13 @@ class SettingsError(ValueError):
     """A setting in the environment has a value its field cannot take."""
 
 
-def _env(name: str, doc: str) -> dict[str, str]:
-    return {"env": name, "doc": doc}
+def _env(name: str, doc: str, **check: Any) -> dict[str, Any]:
+    """Field metadata: the variable, its doc, and optionally `choices` (values, read in any
+    case) or `bounds` (inclusive; seconds for durations) that a value must keep to."""
+    return {"env": name, "doc": doc, **check}
+
+
+_PORT = (1, 65535)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +62,16 @@ class Settings:
         metadata=_env(
             "CONSENTGATE_PARTITIONS",
             "Partitions of the co-partitioned recipient topics when consentgate creates them.",
+            bounds=(1, 10000),
         ),
     )
     replication_factor: int = field(
         default=1,
-        metadata=_env("CONSENTGATE_REPLICATION_FACTOR", "Replication factor of created topics."),
+        metadata=_env(
+            "CONSENTGATE_REPLICATION_FACTOR",
+            "Replication factor of created topics.",
+            bounds=(1, 16),
+        ),
     )
     data_dir: Path = field(
         default=Path(".consentgate/worker"),
@@ -72,7 +82,11 @@ class Settings:
     )
     store: str = field(
         default="rocksdb://",
-        metadata=_env("CONSENTGATE_STORE", "Table store URL: rocksdb:// or memory://."),
+        metadata=_env(
+            "CONSENTGATE_STORE",
+            "Table store URL: rocksdb:// or memory://.",
+            choices=("rocksdb://", "memory://"),
+        ),
     )
     web_bind: str = field(
         default="127.0.0.1",
@@ -80,13 +94,16 @@ class Settings:
     )
     web_port: int = field(
         default=6066,
-        metadata=_env("CONSENTGATE_WEB_PORT", "Port of the worker's HTTP server (/metrics)."),
+        metadata=_env(
+            "CONSENTGATE_WEB_PORT", "Port of the worker's HTTP server (/metrics).", bounds=_PORT
+        ),
     )
     ordering_max_wait: timedelta = field(
         default=timedelta(seconds=5),
         metadata=_env(
             "CONSENTGATE_ORDERING_MAX_WAIT_S",
             "Longest an intent is held for read-your-opt-outs before it is denied, in seconds.",
+            bounds=(0, 3600),
         ),
     )
     state_dir: Path = field(
@@ -96,17 +113,22 @@ class Settings:
         ),
     )
     kafka_port: int = field(
-        default=9092, metadata=_env("CONSENTGATE_KAFKA_PORT", "Embedded stack: Kafka broker port.")
+        default=9092,
+        metadata=_env("CONSENTGATE_KAFKA_PORT", "Embedded stack: Kafka broker port.", bounds=_PORT),
     )
     kafka_controller_port: int = field(
         default=9093,
         metadata=_env(
-            "CONSENTGATE_KAFKA_CONTROLLER_PORT", "Embedded stack: KRaft controller port."
+            "CONSENTGATE_KAFKA_CONTROLLER_PORT",
+            "Embedded stack: KRaft controller port.",
+            bounds=_PORT,
         ),
     )
     registry_port: int = field(
         default=8081,
-        metadata=_env("CONSENTGATE_REGISTRY_PORT", "Embedded stack: schema registry port."),
+        metadata=_env(
+            "CONSENTGATE_REGISTRY_PORT", "Embedded stack: schema registry port.", bounds=_PORT
+        ),
     )
     kafka_version: str = field(
         default="4.2.0",
@@ -121,7 +143,11 @@ class Settings:
     )
     log_level: str = field(
         default="info",
-        metadata=_env("CONSENTGATE_LOG_LEVEL", "Log level of consentgate processes."),
+        metadata=_env(
+            "CONSENTGATE_LOG_LEVEL",
+            "Log level of consentgate processes.",
+            choices=("debug", "info", "warning", "error", "critical"),
+        ),
     )
     event_loop: str = field(
         default="uvloop",
@@ -129,6 +155,7 @@ class Settings:
             "CONSENTGATE_EVENT_LOOP",
             "Worker event loop: uvloop or asyncio. uvloop costs less CPU per verdict and shortens "
             "the latency tail (docs/performance.md); without it installed, asyncio is used.",
+            choices=("uvloop", "asyncio"),
         ),
     )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -143,7 +170,33 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def _parse(raw: str, kind: Any, name: str) -> Any:
+def _parse(raw: str, kind: Any, name: str, metadata: Mapping[str, Any] | None = None) -> Any:
+    value = _parse_type(raw, kind, name)
+    check = metadata or {}
+    try:
+        if "choices" in check:
+            value = _chosen(value, check["choices"])
+        if "bounds" in check:
+            low, high = check["bounds"]
+            amount = value.total_seconds() if isinstance(value, timedelta) else value
+            if not low <= amount <= high:
+                raise ValueError(f"must be between {low} and {high}")
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+    return value
+
+
+def _chosen(value: Any, choices: tuple[str, ...]) -> Any:
+    """`value` (a string or a set of them) in lower case, each one of `choices`."""
+    values = value if isinstance(value, frozenset) else frozenset({value})
+    folded = frozenset(v.strip().lower() for v in values)
+    unknown = sorted(folded - set(choices))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not one of {', '.join(choices)}")
+    return folded if isinstance(value, frozenset) else next(iter(folded))
+
+
+def _parse_type(raw: str, kind: Any, name: str) -> Any:
     kind = _unwrap_optional(kind)
     try:
         if kind is int:
@@ -166,7 +219,7 @@ def _parse(raw: str, kind: Any, name: str) -> Any:
         if kind == frozenset[str]:
             return frozenset(part.strip() for part in raw.split(",") if part.strip())
         return raw
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise SettingsError(f"{name}={raw!r}: {exc}") from exc
 
 
@@ -189,8 +242,11 @@ def _load(cls: Any, environ: Mapping[str, str]) -> Any:
             continue
         env_name = spec.metadata.get("env")
         if env_name and env_name in environ and environ[env_name] != "":
-            values[spec.name] = _parse(environ[env_name], kind, env_name)
-    return cls(**values)
+            values[spec.name] = _parse(environ[env_name], kind, env_name, spec.metadata)
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a field's own check (PolicyConfig's first party) names its variable
+        raise SettingsError(str(exc)) from exc
 
 
 def documented_fields(cls: Any = Settings) -> list[tuple[str, str, str]]:

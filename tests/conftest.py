@@ -2,7 +2,9 @@
 
 Where they come from, first match wins:
 
-1. `KAFKA_BOOTSTRAP_SERVERS` and `SCHEMA_REGISTRY_URL`, when both are set: a stack someone runs.
+1. `KAFKA_BOOTSTRAP_SERVERS` and `SCHEMA_REGISTRY_URL`, when both are set: a stack someone runs
+   (`streams.devtools.stacks.configured_endpoints` decides, as for `make demo` and `make bench`;
+   one without the other fails).
 2. Docker containers (testcontainers), when a Docker *engine* answers a ping. The `docker`
    client binary alone proves nothing, so it is not looked at.
 3. The embedded stack (`streams.devtools.localstack`): Kafka and Apicurio from Maven jars, state in
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,7 +30,11 @@ from typing import Any, NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from streams.devtools.ports import free_port
+from streams.devtools.stacks import StackChoiceError, configured_endpoints
+from tests import ROOT
+from tests.prom import in_ci
+
 INTEGRATION_DIR = Path(__file__).resolve().parent / "integration"
 TEST_STACK_DIR = ROOT / ".consentgate" / "test-stack"
 DEFAULT_JAR_CACHE = ROOT / ".consentgate" / "stack" / "cache"
@@ -94,7 +99,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def _fail(reason: str) -> NoReturn:
-    ci = " (CI=true)" if os.environ.get("CI", "").lower() == "true" else ""
+    ci = " (CI=true)" if in_ci() else ""
     pytest.fail(f"no Kafka broker and schema registry for the tests{ci}: {reason}", pytrace=False)
 
 
@@ -122,12 +127,6 @@ def _docker_engine_answers() -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def _docker_stack() -> Iterator[KafkaStack]:
     """DOCKER PATH (only where an engine runs; not exercised on machines without one).
@@ -141,7 +140,7 @@ def _docker_stack() -> Iterator[KafkaStack]:
 
     from streams.devtools.localstack.registry import answers
 
-    kafka_port, registry_port = _free_port(), _free_port()
+    kafka_port, registry_port = free_port(), free_port()
     with Network() as network:
         kafka = (
             DockerContainer(DOCKER_KAFKA_IMAGE)
@@ -246,11 +245,12 @@ class _EmbeddedStack:
 
 @pytest.fixture(scope="session")
 def kafka_stack(request: pytest.FixtureRequest) -> Iterator[KafkaStack]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-    registry_url = os.environ.get("SCHEMA_REGISTRY_URL", "")
-    if bootstrap or registry_url:
-        if not (bootstrap and registry_url):
-            _fail("set both KAFKA_BOOTSTRAP_SERVERS and SCHEMA_REGISTRY_URL, or neither")
+    try:
+        configured = configured_endpoints()
+    except StackChoiceError as exc:
+        _fail(str(exc))
+    if configured is not None:
+        bootstrap, registry_url = configured
         stack = _check_reachable(
             KafkaStack(bootstrap, registry_url, "unknown", "external, from the environment")
         )

@@ -13,19 +13,12 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from connectors.producer import GateProducer
 from streams import topics
+from streams.devtools.ports import free_port
 from streams.devtools.runner import WorkerProcess
 from streams.runtime.admin import ensure_topics
 from streams.serdes import WireCodec, codec_for
 from streams.settings import Settings
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests import builders
 
 
 def gate_settings(stack: Any, name: str, tmp_path: Path, **changes: Any) -> Settings:
@@ -121,7 +114,8 @@ class OutputReader:
 class SmsRecipients:
     """US sms recipients numbered from `base`, and the records a test sends about them.
 
-    Each test takes its own `base`, so tests sharing a broker never share a recipient.
+    Each test takes its own `base`, so tests sharing a broker never share a recipient. The records
+    are `tests.builders`' defaults (consent, then opt-out, then intent) for that recipient.
     """
 
     def __init__(self, base: int) -> None:
@@ -131,41 +125,10 @@ class SmsRecipients:
         return f"+1415{self.base + n:07d}"
 
     def consent(self, n: int) -> dict[str, Any]:
-        return {
-            "type": "consent",
-            "id": f"c{n}",
-            "at": "2026-06-02T15:00:00Z",
-            "channel": "sms",
-            "address": self.phone(n),
-            "party": "company",
-            "purpose": "marketing",
-            "action": "grant",
-            "jurisdiction": "US",
-            "evidence": {"source": "web_form"},
-        }
+        return builders.consent(id=f"c{n}", address=self.phone(n))
 
     def optout(self, n: int) -> dict[str, Any]:
-        return {
-            "type": "optout",
-            "id": f"o{n}",
-            "at": "2026-06-02T15:30:00Z",
-            "channel": "sms",
-            "address": self.phone(n),
-            "party": None,
-            "method": "sms_keyword",
-            "jurisdiction": "US",
-        }
+        return builders.optout(id=f"o{n}", address=self.phone(n))
 
     def intent(self, intent_id: str, n: int) -> dict[str, Any]:
-        return {
-            "type": "intent",
-            "id": intent_id,
-            "at": "2026-06-02T16:00:00Z",
-            "channel": "sms",
-            "address": self.phone(n),
-            "sender": "company",
-            "category": "promotional",
-            "has_opt_out": True,
-            "jurisdiction": "US",
-            "body": "20% off. Reply STOP to opt out.",
-        }
+        return builders.intent(id=intent_id, address=self.phone(n))

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from streams.policy.addresses import PHONE_CHANNELS
 from streams.policy.config import PolicyConfig
-from streams.policy.jurisdictions import Jurisdiction, JurisdictionTable, table_for
+from streams.policy.jurisdictions import Jurisdiction, JurisdictionTable, combined, table_for
 from streams.policy.recipient import LocalTime, number_facts, zones_for
 from streams.policy.records import SendIntent
 from streams.policy.state import EXPRESS, Agreement, OptOutMark, RecipientState
-from streams.policy.times import ONE_MS, epoch_ms
+from streams.policy.times import ONE_MS, epoch_ms, format_instant, local_time
 
 _UNSET: object = object()
 
@@ -140,10 +140,36 @@ class Context:
     # -- the jurisdiction
 
     def jurisdiction(self) -> Jurisdiction | None:
-        """The table's entry for the intent's jurisdiction; None: part 1's rules alone."""
+        """The table's entry for the intent's jurisdiction; where a phone number's own country
+        differs and is in the table, the stricter union of both (jurisdictions.combined: a
+        declared field never switches a rule off). None only for a jurisdiction the table lacks,
+        which parse_record refuses."""
         if self._jurisdiction is _UNSET:
-            self._jurisdiction = self.table.entries.get(self.intent.jurisdiction)
+            codes = self.jurisdiction_codes()
+            if len(codes) == 2:
+                self._jurisdiction = combined(self.table, codes[0], codes[1])
+            else:
+                self._jurisdiction = self.table.entries.get(self.intent.jurisdiction)
         return self._jurisdiction  # type: ignore[return-value]
+
+    def jurisdiction_codes(self) -> tuple[str, ...]:
+        """The countries whose rules apply, declared first: the intent's jurisdiction, and a
+        phone number's own country when it differs and the table has it."""
+        intent = self.intent
+        entries = self.table.entries
+        if intent.jurisdiction not in entries:
+            return ()
+        if intent.channel in PHONE_CHANNELS:
+            other = number_facts(intent.address).country
+            if other is not None and other != intent.jurisdiction and other in entries:
+                return (intent.jurisdiction, other)
+        return (intent.jurisdiction,)
+
+    def jurisdictions(self) -> tuple[Jurisdiction, ...]:
+        """The table entries of `jurisdiction_codes`, each checked on its own by the rules that
+        must hold in every one of them (consent basis, lapse)."""
+        entries = self.table.entries
+        return tuple(entries[code] for code in self.jurisdiction_codes())
 
     def subdivision_code(self) -> str | None:
         """The recipient's ISO 3166-2 subdivision: the intent's `region`, else the state or
@@ -181,12 +207,19 @@ class Context:
         )
 
     def local_times(self) -> tuple[LocalTime, ...] | str:
-        """The intent's `at` on the recipient's clock in every zone they may be in (or why not)."""
+        """The intent's `at` on the recipient's clock in every zone they may be in (or why not:
+        also when that clock would be outside years 1-9999)."""
         zones = self.zones()
         if isinstance(zones, str):
             return zones
         at = self.intent.at
-        return tuple(LocalTime(name, at.astimezone(tz)) for name, tz in zones)
+        found = []
+        for name, tz in zones:
+            moment = local_time(at, tz)
+            if moment is None:
+                return f"{format_instant(at)} in {name} is outside years 1-9999"
+            found.append(LocalTime(name, moment))
+        return tuple(found)
 
     # -- opt-outs
 

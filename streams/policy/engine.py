@@ -9,17 +9,26 @@ Jurisdiction rules read the table `config` names (jurisdictions.table_for: loade
 looked up). A denied verdict's `detail` carries what a rule noted where a code alone would not tell
 (QUIET_HOURS: the local time and the window, or why the local time cannot be told).
 
+As of the intent: the rules read `state.as_of(intent's at)`, so grants, confirms and signed
+agreements dated after the intent do not count and opt-outs and revocations count whatever their
+date (contract, "As of the intent"); agreements answer `in_force(at)` the same way.
+
 Pure: the state change an allowed intent makes (an opt-out confirmation remembered) is returned,
-not applied, in `Decision.new_state`; the caller stores it. Re-deciding an intent on the state its
-first decision produced gives the same verdict, which at-least-once reprocessing relies on.
+not applied, in `Decision.new_state` (always a full state, never an as-of view); the caller stores
+it. Re-deciding an intent on the state its first decision produced gives the same verdict, which
+at-least-once reprocessing relies on; `intent_digest` tells a re-delivered intent from a different
+one reusing its id, which must not get the first one's verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any, Final
+
+import orjson
 
 from streams.policy.config import PolicyConfig
 from streams.policy.context import Context, Provenance
@@ -35,7 +44,7 @@ from streams.policy.rules import (
     rules_for,
 )
 from streams.policy.state import EMPTY_STATE, Agreement, RecipientState
-from streams.policy.times import parse_instant
+from streams.policy.times import epoch_ms, parse_instant
 
 ALLOW: Final = "allow"
 DENY: Final = "deny"
@@ -90,8 +99,11 @@ def decide(
     now: datetime | None = None,
 ) -> Decision:
     """The verdict for `intent` as of its `at`. `now` stamps `decided_at` (default: the clock)."""
+    held = EMPTY_STATE if state is None else state
+    if held.horizon > (at_ms := epoch_ms(intent.at)):  # something held is dated after the intent
+        held = held.as_of(at_ms)
     ctx = Context(  # new_context(), inlined: this is the hot path
-        intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS,
+        intent, held, agreements, config, GRANT_CHECKS,
         table=table_for(config), coverage_hooks=COVERAGE_HOOKS,
         confirmation_hooks=CONFIRMATION_HOOKS,
     )  # fmt: skip
@@ -142,9 +154,11 @@ def new_context(
     config: PolicyConfig,
     provenance: Provenance | None = None,
 ) -> Context:
-    """The context every rule of this engine reads: the table `config` names and every hook."""
+    """The context every rule of this engine reads: the table `config` names and every hook, on
+    the state as of the intent's `at` (RecipientState.as_of)."""
+    held = (EMPTY_STATE if state is None else state).as_of(epoch_ms(intent.at))
     return Context(
-        intent, EMPTY_STATE if state is None else state, agreements, config, GRANT_CHECKS,
+        intent, held, agreements, config, GRANT_CHECKS,
         table=table_for(config), coverage_hooks=COVERAGE_HOOKS,
         confirmation_hooks=CONFIRMATION_HOOKS, provenance=provenance,
     )  # fmt: skip
@@ -199,4 +213,29 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["Decision", "decide", "invalid_verdict", "unchecked_verdict", "violation_for"]
+_INTENT_FIELDS: Final = tuple(f.name for f in fields(SendIntent))
+
+
+def intent_digest(intent: SendIntent) -> bytes:
+    """16 bytes that differ for any two intents that differ in any field (id included), and stay
+    the same across processes and versions: blake2b of the canonical JSON of the fields that are
+    set, by name, so adding an optional field leaves existing digests alone. Instants are epoch
+    milliseconds, the precision the gate decides on."""
+    fields_set: dict[str, Any] = {}
+    for name in _INTENT_FIELDS:
+        value = getattr(intent, name)
+        if value is None:
+            continue
+        fields_set[name] = epoch_ms(value) if isinstance(value, datetime) else value
+    canonical = orjson.dumps(fields_set, option=orjson.OPT_SORT_KEYS, default=repr)
+    return blake2b(canonical, digest_size=16, person=b"consentgate-int").digest()
+
+
+__all__ = [
+    "Decision",
+    "decide",
+    "intent_digest",
+    "invalid_verdict",
+    "unchecked_verdict",
+    "violation_for",
+]

@@ -1,6 +1,23 @@
-"""What the decision core raises when input cannot be trusted. Callers dead-letter, never guess."""
+"""What the decision core raises when input cannot be trusted. Callers dead-letter, never guess.
+
+Messages quote input only through `excerpt`: at most EXCERPT_CHARS characters, escaped, so a
+verdict's `detail` or a dead letter never carries a whole oversized field, a control character
+or a bidi override that would reorder what an operator reads."""
 
 from __future__ import annotations
+
+from typing import Final
+
+EXCERPT_CHARS: Final = 40
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """`repr` of `value` cut to `limit` characters (plus `...`), every non-ASCII or invisible
+    character escaped (`ascii()`), so the text is printable and its length is bounded."""
+    if isinstance(value, str) and len(value) > limit:
+        return ascii(value[:limit]) + f"...({len(value)} chars)"
+    text = ascii(value)
+    return text if len(text) <= 2 * limit else text[: 2 * limit] + "..."
 
 
 class RecordError(ValueError):

@@ -1,7 +1,10 @@
 """explain(): every rule evaluated for one intent, whether it passed, and why. The opt-in path.
 
-It runs the very rule modules decide() runs, on the same facts (engine.new_context), and asks each
-rule's `explain(ctx)` what it relied on; parameter rules (J3, J4) say how they shaped the facts.
+It runs the very rule modules decide() runs, on the same facts (engine.new_context: the state as
+of the intent's `at`), and asks each rule's `explain(ctx)` what it relied on; parameter rules (J3,
+J4) say how they shaped the facts. Where a record held is dated after the intent, the rules say so
+(from the view's `base`): a grant or confirm that does not count yet, an opt-out that counts as of
+the intent, an agreement signed too late or revoked after it.
 The verdict is decide()'s own, so an explanation can never disagree with the decision it explains.
 decide() builds no explanation and pays nothing for this.
 

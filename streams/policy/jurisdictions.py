@@ -40,6 +40,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+import pycountry
+
 from streams.policy.addresses import CHANNELS
 from streams.policy.config import PolicyConfig
 from streams.policy.times import add_months
@@ -264,6 +266,73 @@ class JurisdictionTable:
 
     def codes(self) -> tuple[str, ...]:
         return tuple(sorted(self.entries))
+
+
+# ---------------------------------------------------------------------------- two at once
+
+
+@lru_cache(maxsize=256)
+def combined(table: JurisdictionTable, declared: str, other: str) -> Jurisdiction:
+    """The stricter union of two countries' rules, for an intent whose declared jurisdiction and
+    number disagree (issue 11 §6: both rule sets apply). Opt-outs cover the union of both
+    groupings; an opt-out confirmation gets the shorter window; a basis counts only where both
+    list it (consent_basis and consent_expiry check each country, this entry's `basis_rule` is for
+    reading). Quiet hours are the quiet-hours rule's: it resolves both countries' windows."""
+    a, b = table.entries[declared], table.entries[other]
+    covering: dict[str, CoveredTogether] = {}
+    for channel in {*a.covering, *b.covering}:
+        rows = [row for row in (a.covering.get(channel), b.covering.get(channel)) if row]
+        channels = tuple(dict.fromkeys(c for row in rows for c in row.channels))
+        covering[channel] = CoveredTogether(
+            "+".join(r.jurisdiction for r in rows), "; ".join(r.source for r in rows), None,
+            channels,
+        )  # fmt: skip
+    confirmation: dict[str, ConfirmationWindow] = {}
+    for channel in {*a.confirmation_for, *b.confirmation_for}:
+        windows = [
+            r for r in (a.confirmation_for.get(channel), b.confirmation_for.get(channel)) if r
+        ]
+        confirmation[channel] = min(windows, key=_within_ms)
+    bases = {basis: rule for basis, rule in a.basis_rule.items() if basis in b.basis_rule}
+    return Jurisdiction(
+        declared, f"{a.name} and {b.name}", (*a.quiet_hours, *b.quiet_hours),
+        tuple(bases.values()), tuple(confirmation.values()), tuple(covering.values()),
+        f"both rule sets: {declared} declared, {other} from the number",
+        a.window_for, MappingProxyType(bases), MappingProxyType(confirmation),
+        MappingProxyType(covering),
+    )  # fmt: skip
+
+
+def _within_ms(row: ConfirmationWindow) -> int:
+    return row.within_ms
+
+
+# ---------------------------------------------------------------------------- ISO 3166 codes
+
+
+@lru_cache(maxsize=4096)
+def iso_country(code: str) -> str | None:
+    """`code` as an ISO 3166-1 alpha-2 country when it names one in alpha-2 or alpha-3, in any
+    case (`us`, `USA` → US), else None. For reading opt-outs leniently: an intent's jurisdiction
+    must be written as the table writes it (alpha-2)."""
+    text = code.strip().upper()
+    if not text.isascii() or not text.isalpha():
+        return None
+    if len(text) == 2:
+        found = pycountry.countries.get(alpha_2=text)
+    elif len(text) == 3:
+        found = pycountry.countries.get(alpha_3=text)
+    else:
+        return None
+    return None if found is None else str(found.alpha_2)
+
+
+@lru_cache(maxsize=4096)
+def iso_subdivision_country(code: str) -> str | None:
+    """The country of ISO 3166-2 subdivision `code` (`US-FL` → US), or None when ISO 3166-2 (as
+    the installed `pycountry` has it) knows no such subdivision."""
+    found = pycountry.subdivisions.get(code=code)
+    return None if found is None else str(found.country_code)
 
 
 # ---------------------------------------------------------------------------- loading

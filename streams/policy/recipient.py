@@ -2,15 +2,20 @@
 
 Local time (quiet hours, J2):
 - the intent's `timezone`, an IANA name read with `zoneinfo` (the system's tz database, else the
-  `tzdata` package); a name zoneinfo does not know means the local time cannot be told;
+  `tzdata` package); a name zoneinfo does not know means the local time cannot be told. For a
+  phone number whose prefix names zones that do not include it, those zones count as well;
 - otherwise, for a phone number, every time zone its prefix maps to in phonenumbers' timezone data
   (`phonenumbers.timezone.time_zones_for_number`): `+1 415` is America/Los_Angeles alone, `+1 800`
   (toll-free) maps to every NANP zone, `+44 7911` to London and the Crown dependencies. The intent
   must be inside the window in all of them. `Etc/Unknown` means the local time cannot be told;
 - any other address (email, social_dm, post) gives no time zone of its own.
 
+Country: a phone number's own (`phonenumbers.region_code_for_number`), which context.py sets
+beside the declared jurisdiction when they differ (both rule sets apply).
+
 State or province (a subdivision's quiet hours replace its country's): the intent's `region` when
-given; otherwise, for a North American number (+1) of the US or Canada, the one its area code is
+given (and, when the number's area code names another, that one too: quiet_hours.py); otherwise,
+for a North American number (+1) of the US or Canada, the one its area code is
 in: phonenumbers' English geocoder (`phonenumbers.geocoder.description_for_number`) describes the
 number as a state or province ("Florida", "Ontario", "Washington State") or a place in one ("San
 Francisco, CA"), which the tables below turn into an ISO 3166-2 code (US-FL, CA-ON, US-CA).
@@ -72,6 +77,7 @@ class NumberFacts:
     zones: tuple[tuple[str, ZoneInfo], ...] | None  # None: the number does not tell the time zone
     subdivision: str | None  # ISO 3166-2, US and Canadian numbers only
     description: str
+    country: str | None = None  # ISO 3166-1 of the number (+1 613 → CA); None: non-geographic
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,37 +109,56 @@ def zone(name: str) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _zones_named(names: tuple[str, ...]) -> tuple[tuple[str, ZoneInfo], ...] | None:
+    """The zones of a prefix's names, built once per distinct list and shared by every number
+    with it, so that number_facts entries stay small (a toll-free number names every NANP zone)."""
+    if not names or UNKNOWN_ZONE in names:
+        return None
+    found = tuple((n, z) for n in names if (z := zone(n)) is not None)
+    return found if len(found) == len(names) else None
+
+
 @lru_cache(maxsize=131072)
 def number_facts(e164: str) -> NumberFacts:
-    """Time zones and subdivision of a normalized (E.164) number, from phonenumbers' data."""
+    """Time zones and subdivision of a normalized (E.164) number, from phonenumbers' data. Cached
+    per number: keys are E.164 (at most 16 characters) and entries share their zone tuples, so
+    the cache stays within a few hundred bytes an entry (~50 MiB when full)."""
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
-        return NumberFacts((), None, None, "")
+        return NumberFacts((), None, None, "", None)
     names = tuple(number_timezones.time_zones_for_number(number))
-    zones: tuple[tuple[str, ZoneInfo], ...] | None = None
-    if names and UNKNOWN_ZONE not in names:
-        found = tuple((n, z) for n in names if (z := zone(n)) is not None)
-        zones = found if len(found) == len(names) else None
+    zones = _zones_named(names)
     description = ""
     subdivision = None
     country = phonenumbers.region_code_for_number(number)
     if country in _NAMES:
         description = geocoder.description_for_number(number, "en")
         subdivision = subdivision_from_description(country, description)
-    return NumberFacts(names, zones, subdivision, description)
+    found_country = country if country and country != "001" else None
+    return NumberFacts(names, zones, subdivision, description, found_country)
 
 
 def zones_for(
     channel: str, address: str, timezone: str | None, phone: bool
 ) -> tuple[tuple[str, ZoneInfo], ...] | str:
     """Every time zone the recipient may be in, by name: `timezone` (the intent's), else the zones
-    of a phone number's prefix. A string saying why when that cannot be told."""
+    of a phone number's prefix. A string saying why when that cannot be told. A declared
+    `timezone` the number's prefix contradicts (a +1 415 number declared America/New_York) does
+    not replace the prefix's zones: both count (issue 11 §6, a declared field cannot switch a
+    window off). A prefix that names no zone, or several including the declared one (toll-free),
+    does not contradict it."""
     if timezone is not None:
         found = zone(timezone)
         if found is None:
-            return f"the intent's timezone {timezone!r} is not an IANA time zone"
-        return ((timezone, found),)
+            return f"the intent's timezone {timezone[:64]!a} is not an IANA time zone"
+        declared = ((timezone, found),)
+        if phone:
+            facts = number_facts(address)
+            if facts.zones is not None and timezone not in facts.zone_names:
+                return declared + facts.zones
+        return declared
     if not phone:
         return f"an address on {channel} has no time zone and the intent gives none"
     facts = number_facts(address)

@@ -1,25 +1,58 @@
 """The contract's records as typed, frozen values, and the one validator that builds them.
 
 `parse_record` accepts what JSON lines and fastavro give: `at`/`expires` as ISO-8601 text or aware
-datetimes. Addresses come out normalized (addresses.py). Unknown extra fields are tolerated and
-dropped, so producers may add fields. Consent `basis` is one of express, implied_purchase,
-implied_inquiry, soft_opt_in (absent or null: express); intent `region` is optional, an ISO 3166-2
-code (`US-FL`) of the intent's own jurisdiction. Opt-outs are read leniently where leniency can only
-restrict (see OptOutRecord). Anything else wrong raises InvalidRecord naming the field.
+datetimes. Addresses and party ids come out canonical (addresses.py, docs/recipients.md). Unknown
+extra fields are tolerated and dropped, so producers may add fields. Consent `basis` is one of
+express, implied_purchase, implied_inquiry, soft_opt_in (absent or null: express). Anything wrong
+raises InvalidRecord naming the field, quoting input only as a short escaped excerpt.
+
+**Fail closed, both ways (issue 11 §3).** A record that would *permit* (a grant, a confirm, a
+`signed` agreement) or *ask* (an intent) is read strictly: anything malformed refuses it (an intent
+is then denied INVALID_INTENT). A record that *restricts* (an opt-out, a `revoked` agreement) is
+applied whenever its recipient can be read (channel and address; for a revocation, the party),
+whatever else is wrong with it, because dead-lettering it would let marketing go on:
+- a naive, epoch-number, leap-second, out-of-range or missing `at`: `at` is None, meaning "from
+  when the gate received it" (`effective_at(record, received_at)`; or pass `received_at` to
+  parse_record and `at` is that instant);
+- `channel` in another case or an alias (`SMS`, `E-mail`, `text`); `jurisdiction` in another
+  case or alpha-3 (`usa`, `USA`), or unreadable when the address reads without it (then None);
+- an unknown or missing `method` (recorded as `other`); an unreadable opt-out `party` (the opt-out
+  then covers every party); a leading byte-order mark on any text field; a missing `id` (one is
+  derived from the content, `unidentified-<hash>`); an unreadable `expires` on a revocation;
+- `type` spelled in another case (`OptOut`, `opt-out`).
+Every such repair is listed, in words, in the record's `repairs` (empty for a clean record): the
+runtime counts them and sends a dead-letter copy of the original with them as the problem.
+
+Size limits (issue 11 §5; over them the record is invalid): MAX_ID_CHARS, MAX_TEXT_CHARS for
+channel, category, method, jurisdiction, region and campaign, MAX_TIMEZONE_CHARS, MAX_SUBJECT_CHARS,
+MAX_BODY_CHARS, MAX_EVIDENCE_ENTRIES and MAX_EVIDENCE_CHARS; addresses and party ids have theirs in
+addresses.py and config.py. Counted in characters (code points), which bounds the UTF-8 bytes at 4x.
+
+Declared fields cannot switch rules off (§6): an intent's `jurisdiction` must be an entry of the
+jurisdiction table in force (pass `table`; default the shipped one) and its `region` an ISO 3166-2
+subdivision of that country; neither ever means "no rules".
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 from streams.policy.addresses import CHANNELS, normalize_address
-from streams.policy.errors import InvalidAddress, InvalidRecord
+from streams.policy.config import canonical_party
+from streams.policy.errors import InvalidAddress, InvalidRecord, excerpt
+from streams.policy.jurisdictions import (
+    JurisdictionTable,
+    iso_country,
+    iso_subdivision_country,
+    shipped_table,
+)
 from streams.policy.reasons import SEVERITY
-from streams.policy.times import epoch_ms, format_instant, parse_instant
+from streams.policy.times import MAX_MS, epoch_ms, format_instant, parse_instant
 
 PURPOSES: Final = frozenset({"marketing"})
 CONSENT_ACTIONS: Final = frozenset({"grant", "confirm"})
@@ -39,8 +72,22 @@ OPTOUT_METHODS: Final = frozenset(
 AGREEMENTS: Final = frozenset({"signed", "revoked"})
 CATEGORIES: Final = frozenset({"promotional", "transactional", "legal", "optout_confirmation"})
 
+MAX_ID_CHARS: Final = 256
+MAX_TEXT_CHARS: Final = 256
+MAX_TIMEZONE_CHARS: Final = 64  # the longest IANA name is 32; bounds the quiet-hours cache keys
+MAX_SUBJECT_CHARS: Final = 998  # RFC 5322's line limit
+MAX_BODY_CHARS: Final = 256 * 1024  # a large HTML e-mail; sms bodies are a few hundred
+MAX_EVIDENCE_ENTRIES: Final = 32
+MAX_EVIDENCE_CHARS: Final = 2048  # per key and per value
+
+# Spellings of a channel an opt-out is still read under (case and surrounding space aside).
+CHANNEL_ALIASES: Final = {"e-mail": "email", "mail": "email", "text": "sms", "txt": "sms"}
+_KIND_ALIASES: Final = {"optout": "optout", "opt-out": "optout", "opt_out": "optout",
+                        "partner": "partner"}  # fmt: skip
+
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
 _SUBDIVISION: Final = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
+_BOM: Final = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,40 +115,45 @@ class ConsentRecord:
 class OptOutRecord:
     """An opt-out of one recipient from one party (`party` None: from every party).
 
-    An opt-out is honoured whenever its channel, address and time can be read: an unknown or
-    missing `method` is recorded as `other`, and `jurisdiction` may be missing (None) when the
-    address needs no region to be read (E.164 with `+`, email, social_dm, post). Dead-lettering it
-    instead would fail open for the recipient. (The method as given is not kept: every field here
-    is a field of the optout-events schema, and that schema has none for it.)"""
+    Read leniently (module doc): `at` None means "from when the gate received it" (see
+    `effective_at`); `jurisdiction` None means it was missing or unreadable and the address read
+    without it; `repairs` says what was wrong. (The method as given is not kept: every field here
+    but `repairs` is a field of the optout-events schema, and that schema has none for it.)"""
 
     KIND: ClassVar[str] = "optout"
     id: str
-    at: datetime
+    at: datetime | None
     channel: str
     address: str
     party: str | None
     method: str
     jurisdiction: str | None
+    repairs: tuple[str, ...] = field(default=(), compare=False, metadata={"wire": False})
 
     @property
     def at_ms(self) -> int:
-        return epoch_ms(self.at)
+        """Epoch ms of `at`; for an unreadable one, MAX_MS (the strictest reading) until the
+        caller applies `effective_at(record, received_at)` instead."""
+        return MAX_MS if self.at is None else epoch_ms(self.at)
 
 
 @dataclass(frozen=True, slots=True)
 class PartnerRecord:
-    """A third party's written promise to send no unsolicited advertising (policy 4), or its end."""
+    """A third party's written promise to send no unsolicited advertising (policy 4), or its end.
+    A `revoked` one is read leniently (module doc): `at` None, `repairs` as for opt-outs."""
 
     KIND: ClassVar[str] = "partner"
     id: str
-    at: datetime
+    at: datetime | None
     party: str
     agreement: str
     expires: datetime | None = None
+    repairs: tuple[str, ...] = field(default=(), compare=False, metadata={"wire": False})
 
     @property
     def at_ms(self) -> int:
-        return epoch_ms(self.at)
+        """As OptOutRecord.at_ms: only a revocation can have no `at`."""
+        return MAX_MS if self.at is None else epoch_ms(self.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +173,7 @@ class SendIntent:
     timezone: str | None = None
     campaign: str | None = None
     region: str | None = None
+    subject: str | None = None  # e-mail subject line (schema v3), for the content rules
 
     @property
     def at_ms(self) -> int:
@@ -128,6 +181,13 @@ class SendIntent:
 
 
 Record = ConsentRecord | OptOutRecord | PartnerRecord | SendIntent
+
+
+def effective_at(record: Record, received_at: datetime) -> datetime:
+    """When `record` takes effect: its `at`, or `received_at` (the gate's receipt time, which the
+    caller knows: the Kafka record's timestamp, the replay's clock) where the `at` of an opt-out
+    or a revocation was unreadable."""
+    return record.at if record.at is not None else _to_ms(received_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,27 +301,49 @@ def violation_for(verdict: Verdict, intent: SendIntent | Mapping[str, Any]) -> V
 
 
 def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and len(value) <= MAX_TEXT_CHARS else None
 
 
-def parse_record(obj: Mapping[str, Any], *, kind: str | None = None) -> Record:
-    """Validate one JSON-like record. `kind` is its `type` (on Kafka, the topic tells it)."""
+def parse_record(
+    obj: Mapping[str, Any],
+    *,
+    kind: str | None = None,
+    received_at: datetime | None = None,
+    table: JurisdictionTable | None = None,
+) -> Record:
+    """Validate one JSON-like record. `kind` is its `type` (on Kafka, the topic tells it).
+    `received_at`: when the gate received it, the `at` of an opt-out or revocation whose own is
+    unreadable (None: left None, see effective_at). `table`: the jurisdiction table in force
+    (default: the shipped one), which an intent's jurisdiction must be in."""
     if not isinstance(obj, Mapping):
         raise InvalidRecord(f"a record must be an object, got {type(obj).__name__}")
     raw_id = obj.get("id")
-    record_id = raw_id if isinstance(raw_id, str) and raw_id.strip() else None
+    record_id = (
+        raw_id
+        if isinstance(raw_id, str) and raw_id.strip() and len(raw_id) <= MAX_ID_CHARS
+        else None
+    )
     declared = obj.get("type")
+    repairs: list[str] = []
     if kind is None:
         kind = declared
+        if isinstance(kind, str) and kind not in _PARSERS:
+            alias = _KIND_ALIASES.get(kind.strip().lstrip(_BOM).lower())
+            if alias is not None:
+                repairs.append(f"type {excerpt(kind)} read as {alias}")
+                kind = alias
     elif declared is not None and declared != kind:
-        raise InvalidRecord(f"type {declared!r} does not match {kind!r}", record_id, kind)
+        raise InvalidRecord(f"type {excerpt(declared)} does not match {kind!r}", record_id, kind)
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
-        raise InvalidRecord(f"unknown record type {kind!r}", record_id)
+        raise InvalidRecord(f"unknown record type {excerpt(kind)}", record_id)
+    fields = _Fields(obj, table, received_at, repairs)
     try:
-        if record_id is None:
+        if record_id is None and kind not in _LENIENT_KINDS:
+            if isinstance(raw_id, str) and len(raw_id) > MAX_ID_CHARS:
+                raise ValueError(f"id is {len(raw_id)} characters, over {MAX_ID_CHARS}")
             raise ValueError("id must be a non-empty string")
-        return parser(_Fields(obj), record_id)
+        return parser(fields, record_id)
     except InvalidAddress as exc:
         raise InvalidRecord(f"address: {exc.message}", record_id, kind) from None
     except ValueError as exc:
@@ -269,29 +351,49 @@ def parse_record(obj: Mapping[str, Any], *, kind: str | None = None) -> Record:
 
 
 class _Fields:
-    """Typed field access with messages that name the field."""
+    """Typed field access with messages that name the field (and quote only excerpts)."""
 
-    __slots__ = ("obj",)
+    __slots__ = ("obj", "received_at", "repairs", "table")
 
-    def __init__(self, obj: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        obj: Mapping[str, Any],
+        table: JurisdictionTable | None = None,
+        received_at: datetime | None = None,
+        repairs: list[str] | None = None,
+    ) -> None:
         self.obj = obj
+        self.table = table
+        self.received_at = received_at
+        self.repairs: list[str] = [] if repairs is None else repairs
 
-    def text(self, name: str) -> str:
+    def text(self, name: str, limit: int = MAX_TEXT_CHARS) -> str:
         value = self.obj.get(name)
         if value is None:
             raise ValueError(f"{name} is required")
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must be a non-empty string")
+        if len(value) > limit:
+            raise ValueError(f"{name} is {len(value)} characters, over the limit of {limit}")
         return value
 
-    def optional_text(self, name: str) -> str | None:
-        return None if self.obj.get(name) is None else self.text(name)
+    def optional_text(self, name: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+        return None if self.obj.get(name) is None else self.text(name, limit)
 
     def choice(self, name: str, allowed: frozenset[str]) -> str:
         value = self.text(name)
         if value not in allowed:
-            raise ValueError(f"{name} {value!r} is not one of {', '.join(sorted(allowed))}")
+            raise ValueError(f"{name} {excerpt(value)} is not one of {', '.join(sorted(allowed))}")
         return value
+
+    def party(self, name: str) -> str:
+        value = self.obj.get(name)
+        if value is None:
+            raise ValueError(f"{name} is required")
+        try:
+            return canonical_party(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
 
     def instant(self, name: str) -> datetime:
         value = self.obj.get(name)
@@ -302,19 +404,107 @@ class _Fields:
     def country(self, name: str = "jurisdiction") -> str:
         value = self.text(name).strip().upper()
         if not _COUNTRY.fullmatch(value):
-            raise ValueError(f"{name} {value!r} is not an ISO 3166-1 alpha-2 code")
+            raise ValueError(f"{name} {excerpt(value)} is not an ISO 3166-1 alpha-2 code")
         return value
 
-    def address(self, channel: str, jurisdiction: str) -> str:
-        return normalize_address(channel, self.text("address"), jurisdiction)
+    def address(self, channel: str, jurisdiction: str | None) -> str:
+        value = self.obj.get("address")
+        if value is None:
+            raise ValueError("address is required")
+        return normalize_address(channel, value, jurisdiction)
+
+    # -- the lenient readings of opt-outs and revocations (module doc)
+
+    def strip_boms(self) -> None:
+        """Drop a leading byte-order mark from every text field, as a repair."""
+        cleaned = None
+        for key, value in self.obj.items():
+            if isinstance(value, str) and value.startswith(_BOM):
+                cleaned = dict(self.obj) if cleaned is None else cleaned
+                cleaned[key] = value.lstrip(_BOM)
+                self.repairs.append(f"a byte-order mark before {excerpt(key)} removed")
+        if cleaned is not None:
+            self.obj = cleaned
+
+    def lenient_channel(self) -> str:
+        value = self.obj.get("channel")
+        if not isinstance(value, str):
+            raise ValueError("channel is required: without it the recipient cannot be read")
+        folded = value.strip().lower()
+        channel = CHANNEL_ALIASES.get(folded, folded)
+        if channel not in CHANNELS:
+            raise ValueError(
+                f"channel {excerpt(value)} is not one of {', '.join(sorted(CHANNELS))}"
+            )
+        if channel != value:
+            self.repairs.append(f"channel {excerpt(value)} read as {channel}")
+        return channel
+
+    def lenient_country(self) -> tuple[str | None, str | None]:
+        """(the country, None) or (None, what is wrong with it)."""
+        value = self.obj.get("jurisdiction")
+        if value is None:
+            return None, "jurisdiction missing"
+        if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+            return None, "jurisdiction is not a short string"
+        country = iso_country(value)
+        if country is None:
+            return None, f"jurisdiction {excerpt(value)} is not an ISO 3166-1 country"
+        if country != value:
+            self.repairs.append(f"jurisdiction {excerpt(value)} read as {country}")
+        return country, None
+
+    def lenient_address(self, channel: str) -> tuple[str, str | None]:
+        country, problem = self.lenient_country()
+        if problem is None:
+            return self.address(channel, country), country
+        try:
+            address = self.address(channel, None)
+        except InvalidAddress:
+            if self.obj.get("jurisdiction") is None:
+                raise
+            raise ValueError(f"{problem}, and the address needs it") from None
+        self.repairs.append(f"{problem}: ignored, the address reads without it")
+        return address, None
+
+    def lenient_at(self, name: str = "at") -> datetime | None:
+        value = self.obj.get(name)
+        try:
+            if value is None:
+                raise ValueError(f"{name} missing")
+            return parse_instant(value, name)
+        except ValueError as exc:
+            self.repairs.append(f"{exc}: takes effect from when the gate received it")
+        return None if self.received_at is None else _to_ms(self.received_at)
+
+    def lenient_id(self, record_id: str | None, kind: str) -> str:
+        if record_id is not None:
+            return record_id
+        content = repr(sorted((str(k), repr(v)) for k, v in self.obj.items() if k != "id"))
+        derived = f"unidentified-{hashlib.sha256(content.encode()).hexdigest()[:16]}"
+        self.repairs.append(f"id unreadable: this {kind} is {derived}")
+        return derived
 
 
-def _consent(f: _Fields, record_id: str) -> ConsentRecord:
+def _to_ms(received_at: datetime) -> datetime:
+    moment = received_at.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+
+def _consent(f: _Fields, record_id: str | None) -> ConsentRecord:
+    assert record_id is not None
     evidence = f.obj.get("evidence")
     if not isinstance(evidence, Mapping) or not evidence.get("source"):
         raise ValueError("evidence.source is required: without it this is not recorded consent")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in evidence.items()):
         raise ValueError("evidence must be an object of strings")
+    if len(evidence) > MAX_EVIDENCE_ENTRIES or any(
+        len(k) > MAX_EVIDENCE_CHARS or len(v) > MAX_EVIDENCE_CHARS for k, v in evidence.items()
+    ):
+        raise ValueError(
+            f"evidence is over its limits ({MAX_EVIDENCE_ENTRIES} entries of at most "
+            f"{MAX_EVIDENCE_CHARS} characters)"
+        )
     channel = f.choice("channel", CHANNELS)
     jurisdiction = f.country()
     return ConsentRecord(
@@ -322,7 +512,7 @@ def _consent(f: _Fields, record_id: str) -> ConsentRecord:
         at=f.instant("at"),
         channel=channel,
         address=f.address(channel, jurisdiction),
-        party=f.text("party"),
+        party=f.party("party"),
         purpose=f.choice("purpose", PURPOSES),
         action=f.choice("action", CONSENT_ACTIONS),
         evidence=dict(evidence),
@@ -331,84 +521,139 @@ def _consent(f: _Fields, record_id: str) -> ConsentRecord:
     )
 
 
-def _optout(f: _Fields, record_id: str) -> OptOutRecord:
-    channel = f.choice("channel", CHANNELS)
-    # Lenient where leniency can only restrict: a missing or unreadable jurisdiction is no reason
-    # to drop an opt-out whose address reads without it.
-    jurisdiction: str | None
-    try:
-        country = f.country()
-    except ValueError as unreadable:
-        jurisdiction = None
+def _optout(f: _Fields, record_id: str | None) -> OptOutRecord:
+    f.strip_boms()
+    channel = f.lenient_channel()
+    address, jurisdiction = f.lenient_address(channel)
+    party: str | None = None
+    raw_party = f.obj.get("party")
+    if raw_party is not None:
         try:
-            address = normalize_address(channel, f.text("address"), None)
-        except InvalidAddress:
-            if f.obj.get("jurisdiction") is None:
-                raise
-            raise unreadable from None  # the address needed the region, which is unreadable
-    else:
-        jurisdiction = country
-        address = f.address(channel, country)
+            party = canonical_party(raw_party)
+        except ValueError as exc:
+            f.repairs.append(f"party unreadable ({exc}): the opt-out covers every party")
     method = f.obj.get("method")
-    if not isinstance(method, str) or method not in OPTOUT_METHODS:
-        method = "other"
+    folded = method.strip().lower() if isinstance(method, str) else None
+    if folded not in OPTOUT_METHODS:
+        f.repairs.append(
+            "method missing: recorded as other" if method is None
+            else f"method {excerpt(method)} unknown: recorded as other"
+        )  # fmt: skip
+        folded = "other"
+    elif folded != method:
+        f.repairs.append(f"method {excerpt(method)} read as {folded}")
+    assert folded is not None
+    at = f.lenient_at()
     return OptOutRecord(
-        id=record_id,
-        at=f.instant("at"),
+        id=f.lenient_id(record_id, "opt-out"),
+        at=at,
         channel=channel,
         address=address,
-        party=f.optional_text("party"),
-        method=method,
+        party=party,
+        method=folded,
         jurisdiction=jurisdiction,
+        repairs=tuple(f.repairs),
     )
 
 
-def _partner(f: _Fields, record_id: str) -> PartnerRecord:
+def _partner(f: _Fields, record_id: str | None) -> PartnerRecord:
+    agreement = f.obj.get("agreement")
+    if isinstance(agreement, str) and agreement.strip().lstrip(_BOM).lower() == "revoked":
+        return _revocation(f, record_id)
+    if record_id is None:
+        raise ValueError("id must be a non-empty string")
     expires = f.obj.get("expires")
     return PartnerRecord(
         id=record_id,
         at=f.instant("at"),
-        party=f.text("party"),
+        party=f.party("party"),
         agreement=f.choice("agreement", AGREEMENTS),
         expires=None if expires is None else parse_instant(expires, "expires"),
+        repairs=tuple(f.repairs),
     )
 
 
-def _intent(f: _Fields, record_id: str) -> SendIntent:
+def _revocation(f: _Fields, record_id: str | None) -> PartnerRecord:
+    f.strip_boms()
+    if f.obj.get("agreement") != "revoked":
+        f.repairs.append(f"agreement {excerpt(f.obj.get('agreement'))} read as revoked")
+    party = f.party("party")  # the one thing a revocation cannot do without
+    expires_raw = f.obj.get("expires")
+    expires = None
+    if expires_raw is not None:
+        try:
+            expires = parse_instant(expires_raw, "expires")
+        except ValueError as exc:
+            f.repairs.append(f"{exc}: ignored, a revocation needs no expiry")
+    at = f.lenient_at()
+    return PartnerRecord(
+        id=f.lenient_id(record_id, "revocation"),
+        at=at,
+        party=party,
+        agreement="revoked",
+        expires=expires,
+        repairs=tuple(f.repairs),
+    )
+
+
+def _intent(f: _Fields, record_id: str | None) -> SendIntent:
+    assert record_id is not None
     channel = f.choice("channel", CHANNELS)
     jurisdiction = f.country()
+    table = shipped_table() if f.table is None else f.table
+    if jurisdiction not in table.entries:
+        raise ValueError(
+            f"jurisdiction {jurisdiction} is not in the jurisdiction table: an unlisted country "
+            "never means 'no rules' (add it to the table, docs/jurisdictions.md)"
+        )
     has_opt_out = f.obj.get("has_opt_out")
     if not isinstance(has_opt_out, bool):
         raise ValueError("has_opt_out is required and must be true or false")
     body = f.obj.get("body")
-    if body is not None and not isinstance(body, str):
-        raise ValueError("body must be a string")
+    if body is not None:
+        if not isinstance(body, str):
+            raise ValueError("body must be a string")
+        if len(body) > MAX_BODY_CHARS:
+            raise ValueError(f"body is {len(body)} characters, over the limit of {MAX_BODY_CHARS}")
+    subject = f.obj.get("subject")
+    if subject is not None:
+        if not isinstance(subject, str):
+            raise ValueError("subject must be a string")
+        if len(subject) > MAX_SUBJECT_CHARS:
+            raise ValueError(
+                f"subject is {len(subject)} characters, over the limit of {MAX_SUBJECT_CHARS}"
+            )
     region = f.optional_text("region")
     if region is not None:
         region = region.strip().upper()
         if not _SUBDIVISION.fullmatch(region):
-            raise ValueError(f"region {region!r} is not an ISO 3166-2 code like US-FL")
-        if region[:2] != jurisdiction:
-            raise ValueError(f"region {region!r} is not in jurisdiction {jurisdiction}")
+            raise ValueError(f"region {excerpt(region)} is not an ISO 3166-2 code like US-FL")
+        country = iso_subdivision_country(region)
+        if country is None:
+            raise ValueError(f"region {region} is not an ISO 3166-2 subdivision")
+        if country != jurisdiction:
+            raise ValueError(f"region {region} is not in jurisdiction {jurisdiction}")
     return SendIntent(
         id=record_id,
         at=f.instant("at"),
         channel=channel,
         address=f.address(channel, jurisdiction),
-        sender=f.text("sender"),
+        sender=f.party("sender"),
         category=f.choice("category", CATEGORIES),
         has_opt_out=has_opt_out,
         jurisdiction=jurisdiction,
         body=body,
-        timezone=f.optional_text("timezone"),
+        timezone=f.optional_text("timezone", MAX_TIMEZONE_CHARS),
         campaign=f.optional_text("campaign"),
         region=region,
+        subject=subject,
     )
 
 
-_PARSERS: Final[dict[str, Callable[[_Fields, str], Record]]] = {
+_PARSERS: Final[dict[str, Callable[[_Fields, str | None], Record]]] = {
     ConsentRecord.KIND: _consent,
     OptOutRecord.KIND: _optout,
     PartnerRecord.KIND: _partner,
     SendIntent.KIND: _intent,
 }
+_LENIENT_KINDS: Final = frozenset({OptOutRecord.KIND, PartnerRecord.KIND})

@@ -1,105 +1,170 @@
 """What the gate remembers about one recipient address, and how records change it.
 
 One `RecipientState` holds every channel of one normalized address, because the Kafka key is the
-address alone. It keeps exactly what the contract's rules need and nothing that could grow without
-bound:
+address alone. It keeps exactly what the contract's rules need, each entry with its `at`, and
+nothing that could grow without bound:
 
 - per (channel, party): the newest grants of each basis, with their times (basis matters for the
-  jurisdiction rules), the latest `confirm`, and the latest express grant at or before that confirm
-  (the grant the confirm confirms);
+  jurisdiction rules), and the newest confirms, each paired with the latest express grant at or
+  before it (the grant it confirms, kept even once that grant itself is dropped by the cap);
 - per (channel, party or None = every party): the latest opt-out time, which is all that "a grant
   later than every covering opt-out" needs;
 - the newest opt-outs by id, each with the intent that was allowed to confirm it.
 
-Times are compared by the records' `at`; arrival order only decides which records are known ("state
-is what the records before it established"). A record whose `at` is later than an intent's still
-counts for it: the gate knew it when it decided, and the message leaves after the verdict.
+As of the intent (contract, "As of the intent"). The state may hold records dated after the intent
+being decided (a backlog on Kafka, a future-dated record). `as_of(at)` is the view decide() reads:
+grants and confirms dated after `at` are left out, opt-outs all count but one dated after `at`
+counts as if at `at`, and only opt-outs at or before `at` may be confirmed. `horizon` (the latest
+`at` held) lets decide() skip building a view in the usual case, where nothing is later.
 
 `apply` is idempotent by construction rather than by a log of ids: every change is a maximum, a
-set insertion by id, or a pruning that a re-applied record cannot undo, so applying any record
-again, however many records later, returns the very same object. Callers may use `new is old` to
-skip a write.
+set insertion by `at` or id, or a pruning that a re-applied record cannot undo, so applying a
+record again returns the very same object (when a cap is full and the receipt clock moved on, a
+redelivered record may change which entries the cap keeps; never towards an allow).
 
 Pruning: a grant or confirm at or before a same-channel opt-out that covers it can never count
-again, so an opt-out deletes it and such a record arriving later is dropped on arrival. The caps
-(GRANTS_KEPT per basis, RECENT_OPTOUTS_KEPT) only drop the oldest entries, which can turn an allow
-into a deny but never the reverse.
+again for any intent (an opt-out dated after the intent counts as at the intent), so an opt-out
+deletes it and such a record arriving later is dropped on arrival. The caps (GRANTS_KEPT per basis,
+CONFIRMS_KEPT, RECENT_OPTOUTS_KEPT, SIGNED_KEPT) only ever drop a grant, a confirm, an opt-out
+mark or a signed agreement, which can turn an allow into a deny but never the reverse. Which one
+they drop is chosen against the receipt clock (`received_at`, when the caller has it): never the
+latest entry dated at or before it, so records dated in the future cannot crowd out the one that
+counts now; the oldest entry before it goes first, else the farthest in the future.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from datetime import datetime
+from typing import Any, Final, NamedTuple, TypeVar
 
 import orjson
 
 from streams.policy.config import PolicyConfig
 from streams.policy.records import ConsentRecord, OptOutRecord, PartnerRecord
-from streams.policy.times import epoch_ms
+from streams.policy.times import MAX_MS, MIN_MS, epoch_ms
 
 EXPRESS: Final = "express"
 GRANTS_KEPT: Final = 3
+CONFIRMS_KEPT: Final = 3
 RECENT_OPTOUTS_KEPT: Final = 16
-AGREEMENT_IDS_KEPT: Final = 16
+SIGNED_KEPT: Final = 4
+
+_T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Grant:
+def _bounded(items: list[_T], cap: int, now: int | None, at: Callable[[_T], int]) -> list[_T]:
+    """`items` (sorted by `at`) cut to `cap`. Keeps the latest entry at or before `now` (no
+    clock: the latest of all); drops the oldest entry before it, else the farthest future one."""
+    while len(items) > cap:
+        current = len(items) - 1
+        if now is not None:
+            while current >= 0 and at(items[current]) > now:
+                current -= 1
+        del items[0 if current > 0 else -1]
+    return items
+
+
+def _grant_at(grant: Grant) -> int:
+    return grant.at
+
+
+def _confirm_at(confirm: Confirm) -> int:
+    return confirm.at
+
+
+# Entries are named tuples, not dataclasses: built, compared and sorted for every record applied
+# and every state decoded, where tuples are several times cheaper.
+
+
+class Grant(NamedTuple):
     at: int
     basis: str
 
 
+class Confirm(NamedTuple):
+    """A `confirm` at `at`, and the latest express grant at or before it (None: it confirms
+    nothing, "a confirm with no earlier grant confirms nothing"). One per `at`."""
+
+    at: int
+    grant_at: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentLine:
-    """Consent of one recipient to one party on one channel."""
+    """Consent of one recipient to one party on one channel. Both tuples are oldest first."""
 
     grants: tuple[Grant, ...] = ()
-    confirmed_at: int | None = None
-    confirmed_grant_at: int | None = None
+    confirms: tuple[Confirm, ...] = ()
 
-    def with_grant(self, at: int, basis: str) -> ConsentLine:
+    @property
+    def confirmed_at(self) -> int | None:
+        """The latest confirm held (in an as-of view: at or before the intent)."""
+        return self.confirms[-1].at if self.confirms else None
+
+    @property
+    def confirmed_grant_at(self) -> int | None:
+        """The grant the latest confirm confirms (pairs only grow with the confirm's `at`)."""
+        return self.confirms[-1].grant_at if self.confirms else None
+
+    def with_grant(self, at: int, basis: str, now: int | None = None) -> ConsentLine:
         grant = Grant(at, basis)
         if grant in self.grants:
             return self
-        same_basis = [g for g in self.grants if g.basis == basis]
-        full = len(same_basis) >= GRANTS_KEPT
-        if full and grant < same_basis[0]:
-            return self
-        grants = sorted((*self.grants, grant))
-        if full:
-            grants.remove(same_basis[0])
-        confirmed_grant_at = self.confirmed_grant_at
-        if (
-            basis == EXPRESS
-            and self.confirmed_at is not None
-            and at <= self.confirmed_at
-            and (confirmed_grant_at is None or at > confirmed_grant_at)
-        ):
-            confirmed_grant_at = at
-        return ConsentLine(tuple(grants), self.confirmed_at, confirmed_grant_at)
+        grants = tuple(sorted((*self.grants, grant)))
+        if sum(g.basis == basis for g in grants) > GRANTS_KEPT:
+            same = _bounded([g for g in grants if g.basis == basis], GRANTS_KEPT, now, _grant_at)
+            if grant not in same:
+                return self
+            grants = tuple(g for g in grants if g.basis != basis or g in same)
+        confirms = self.confirms
+        if basis == EXPRESS and confirms:
+            confirms = tuple(
+                Confirm(c.at, at) if at <= c.at and (c.grant_at is None or at > c.grant_at) else c
+                for c in confirms
+            )
+        return ConsentLine(grants, confirms)
 
-    def with_confirm(self, at: int) -> ConsentLine:
-        if self.confirmed_at is not None and at <= self.confirmed_at:
+    def with_confirm(self, at: int, now: int | None = None) -> ConsentLine:
+        if any(c.at == at for c in self.confirms):
             return self
-        confirmed = [g.at for g in self.grants if g.basis == EXPRESS and g.at <= at]
-        if self.confirmed_grant_at is not None:
-            confirmed.append(self.confirmed_grant_at)
-        return ConsentLine(self.grants, at, max(confirmed, default=None))
+        paired = max(
+            (
+                *(g.at for g in self.grants if g.basis == EXPRESS and g.at <= at),
+                *(c.grant_at for c in self.confirms if c.at < at and c.grant_at is not None),
+            ),
+            default=None,
+        )
+        confirm = Confirm(at, paired)
+        confirms = sorted((*self.confirms, confirm), key=_confirm_at)
+        if len(confirms) > CONFIRMS_KEPT and confirm not in _bounded(
+            confirms, CONFIRMS_KEPT, now, _confirm_at
+        ):
+            return self
+        return ConsentLine(self.grants, tuple(confirms))
 
     def after(self, floor: int) -> ConsentLine | None:
         """What is left once an opt-out at `floor` covers this line; None when nothing is."""
         grants = tuple(g for g in self.grants if g.at > floor)
-        confirmed_at = (
-            self.confirmed_at
-            if self.confirmed_at is not None and self.confirmed_at > floor
-            else None
+        confirms = tuple(
+            c if c.grant_at is None or c.grant_at > floor else Confirm(c.at, None)
+            for c in self.confirms
+            if c.at > floor
         )
-        paired = self.confirmed_grant_at
-        paired = paired if paired is not None and paired > floor else None
-        if not grants and confirmed_at is None:
+        if not grants and not confirms:
             return None
-        return ConsentLine(grants, confirmed_at, paired)
+        return ConsentLine(grants, confirms)
+
+    def as_of(self, at: int) -> ConsentLine | None:
+        """Only the grants and confirms dated at or before `at`; None when nothing is."""
+        grants = tuple(g for g in self.grants if g.at <= at)
+        confirms = tuple(c for c in self.confirms if c.at <= at)
+        if not grants and not confirms:
+            return None
+        if len(grants) == len(self.grants) and len(confirms) == len(self.confirms):
+            return self
+        return ConsentLine(grants, confirms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +182,22 @@ class OptOutMark:
         return (self.at, self.id)
 
 
+def _mark_at(mark: OptOutMark) -> int:
+    return mark.at
+
+
 @dataclass(frozen=True, slots=True)
 class RecipientState:
-    """Everything known about one normalized address. Treat the mappings as read-only."""
+    """Everything known about one normalized address. Treat the mappings as read-only.
+
+    `horizon` is at least the latest `at` held (MIN_MS when empty). `base` is set only on an
+    as-of view: the full state the view was cut from, which a state change goes to."""
 
     consents: Mapping[tuple[str, str], ConsentLine] = field(default_factory=dict)
     optouts: Mapping[tuple[str, str | None], int] = field(default_factory=dict)
     recent_optouts: tuple[OptOutMark, ...] = ()
+    horizon: int = field(default=MIN_MS, compare=False)
+    base: RecipientState | None = field(default=None, compare=False, repr=False)
 
     def covering_optout_at(self, channel: str, party: str) -> int | None:
         """The latest opt-out on `channel` from `party` or from every party."""
@@ -137,12 +211,29 @@ class RecipientState:
         return everyone if own is None or everyone > own else own
 
     def with_confirmation(self, optout_id: str, intent_id: str) -> RecipientState:
-        """Remember that `intent_id` was the confirmation allowed for opt-out `optout_id`."""
+        """Remember that `intent_id` was the confirmation allowed for opt-out `optout_id` (on the
+        full state, when called on an as-of view)."""
+        if self.base is not None:
+            return self.base.with_confirmation(optout_id, intent_id)
         marks = tuple(
             OptOutMark(m.at, m.id, m.channel, m.party, intent_id) if m.id == optout_id else m
             for m in self.recent_optouts
         )
-        return RecipientState(self.consents, self.optouts, marks)
+        return RecipientState(self.consents, self.optouts, marks, self.horizon)
+
+    def as_of(self, at: int) -> RecipientState:
+        """What counts for an intent at `at` (see the module docstring); `self` when nothing held
+        is dated after it."""
+        if self.horizon <= at:
+            return self
+        consents: dict[tuple[str, str], ConsentLine] = {}
+        for key, line in self.consents.items():
+            seen = line.as_of(at)
+            if seen is not None:
+                consents[key] = seen
+        optouts = {key: min(when, at) for key, when in self.optouts.items()}
+        marks = tuple(m for m in self.recent_optouts if m.at <= at)
+        return RecipientState(consents, optouts, marks, at, self)
 
 
 EMPTY_STATE: Final = RecipientState()
@@ -150,20 +241,31 @@ _EMPTY_LINE: Final = ConsentLine()
 
 
 def apply(
-    state: RecipientState | None, record: ConsentRecord | OptOutRecord, config: PolicyConfig
+    state: RecipientState | None,
+    record: ConsentRecord | OptOutRecord,
+    config: PolicyConfig,
+    received_at: datetime | None = None,
 ) -> RecipientState:
-    """The state after `record`. Pure; returns `state` itself when the record changes nothing."""
+    """The state after `record`. Pure; returns `state` itself when the record changes nothing.
+
+    `received_at`, when the caller knows it, is when the gate got the record: an opt-out without a
+    readable `at` takes effect from then (with neither, from the latest instant there is, so it
+    counts for every intent and no grant outranks it), and the caps keep what counts at that time.
+    """
     current = EMPTY_STATE if state is None else state
+    if current.base is not None:
+        raise ValueError("apply() takes a full recipient state, not an as-of view")
+    now = None if received_at is None else epoch_ms(received_at)
     if isinstance(record, ConsentRecord):
-        return _apply_consent(current, record)
+        return _apply_consent(current, record, now)
     if isinstance(record, OptOutRecord):
-        return _apply_optout(current, record)
+        return _apply_optout(current, record, now)
     raise TypeError(
         f"a recipient state takes consent and opt-out records, not {type(record).__name__}"
     )
 
 
-def _apply_consent(state: RecipientState, record: ConsentRecord) -> RecipientState:
+def _apply_consent(state: RecipientState, record: ConsentRecord, now: int | None) -> RecipientState:
     at = record.at_ms
     floor = state.covering_optout_at(record.channel, record.party)
     if floor is not None and at <= floor:
@@ -171,24 +273,33 @@ def _apply_consent(state: RecipientState, record: ConsentRecord) -> RecipientSta
     key = (record.channel, record.party)
     line = state.consents.get(key, _EMPTY_LINE)
     changed = (
-        line.with_grant(at, record.basis) if record.action == "grant" else line.with_confirm(at)
+        line.with_grant(at, record.basis, now)
+        if record.action == "grant"
+        else line.with_confirm(at, now)
     )
     if changed is line:
         return state
-    return RecipientState({**state.consents, key: changed}, state.optouts, state.recent_optouts)
+    return RecipientState(
+        {**state.consents, key: changed},
+        state.optouts,
+        state.recent_optouts,
+        max(state.horizon, at),
+    )
 
 
-def _apply_optout(state: RecipientState, record: OptOutRecord) -> RecipientState:
-    at, channel, party = record.at_ms, record.channel, record.party
+def _apply_optout(state: RecipientState, record: OptOutRecord, now: int | None) -> RecipientState:
+    when: datetime | None = record.at
+    at = epoch_ms(when) if when is not None else MAX_MS if now is None else now
+    channel, party = record.channel, record.party
     consents, optouts = state.consents, state.optouts
     latest = optouts.get((channel, party))
     if latest is None or at > latest:
         optouts = {**optouts, (channel, party): at}
         consents = _prune(consents, channel, party, at)
-    marks = _with_mark(state.recent_optouts, OptOutMark(at, record.id, channel, party))
+    marks = _with_mark(state.recent_optouts, OptOutMark(at, record.id, channel, party), now)
     if optouts is state.optouts and marks is state.recent_optouts:
         return state
-    return RecipientState(consents, optouts, marks)
+    return RecipientState(consents, optouts, marks, max(state.horizon, at))
 
 
 def _prune(
@@ -205,41 +316,124 @@ def _prune(
     return kept
 
 
-def _with_mark(marks: tuple[OptOutMark, ...], mark: OptOutMark) -> tuple[OptOutMark, ...]:
+def _with_mark(
+    marks: tuple[OptOutMark, ...], mark: OptOutMark, now: int | None
+) -> tuple[OptOutMark, ...]:
     if any(m.id == mark.id for m in marks):
         return marks
-    if len(marks) >= RECENT_OPTOUTS_KEPT and mark.age_key < marks[0].age_key:
-        return marks
     merged = sorted((*marks, mark), key=_age)
-    return tuple(merged[-RECENT_OPTOUTS_KEPT:])
+    if len(merged) > RECENT_OPTOUTS_KEPT:
+        merged = _bounded(merged, RECENT_OPTOUTS_KEPT, now, _mark_at)
+        if mark not in merged:
+            return marks
+    return tuple(merged)
+
+
+# ---------------------------------------------------------------------------- agreements
+
+
+class Signed(NamedTuple):
+    """A `signed` partner record: when, until when (None: no expiry), which record. One per
+    `at`."""
+
+    at: int
+    expires: int | None
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
 class Agreement:
-    """The agreement in force for one party: the last partner record applied, in arrival order
-    (the contract's "before"). `record_ids` remembers recent ids, so a redelivered old record
-    cannot flip a revocation back."""
+    """A party's held agreement records, reduced to what any intent can need: the latest
+    revocation, and the signed records later than it (oldest first, at most SIGNED_KEPT).
+
+    As of an intent at T, the agreement is the held record with the latest `at`, `revoked` winning
+    ties, where a signed record dated after T does not count and a revocation counts whatever its
+    date (one dated after T as if at T). So a signed record at or before the latest revocation can
+    never count again and is dropped, and a redelivered old `signed` cannot undo a revocation."""
 
     party: str
-    agreement: str
-    at: int
-    expires: int | None = None
-    record_ids: tuple[str, ...] = ()
+    signed: tuple[Signed, ...] = ()
+    revoked_at: int | None = None
+    revoked_id: str | None = None
 
     def in_force(self, at_ms: int) -> bool:
-        """Signed, not revoked, and not expired at `at_ms` (an agreement expires at `expires`)."""
-        return self.agreement == "signed" and (self.expires is None or at_ms < self.expires)
+        """Signed as of `at_ms`, not revoked, and not expired then (it expires at `expires`)."""
+        if self.revoked_at is not None and self.revoked_at >= at_ms:
+            return False
+        latest = self.signed_as_of(at_ms)
+        return latest is not None and (latest.expires is None or at_ms < latest.expires)
+
+    def signed_as_of(self, at_ms: int) -> Signed | None:
+        """The latest signed record dated at or before `at_ms` (later than every revocation)."""
+        found = None
+        for signed in self.signed:
+            if signed.at > at_ms:
+                break
+            found = signed
+        return found
+
+    # The last record's view, for callers that predate the history (explanations, tools).
+    @property
+    def agreement(self) -> str:
+        return "signed" if self.signed else "revoked"
+
+    @property
+    def at(self) -> int:
+        if self.signed:
+            return self.signed[-1].at
+        return MIN_MS if self.revoked_at is None else self.revoked_at
+
+    @property
+    def expires(self) -> int | None:
+        return self.signed[-1].expires if self.signed else None
+
+    @property
+    def record_ids(self) -> tuple[str, ...]:
+        revoked = () if self.revoked_id is None else (self.revoked_id,)
+        return (*revoked, *(s.id for s in self.signed))
 
 
-def apply_agreement(current: Agreement | None, record: PartnerRecord) -> Agreement:
-    """The agreement for `record.party` after `record`; `current` itself if already applied."""
-    if current is not None and record.id in current.record_ids:
-        return current
-    seen = (*current.record_ids, record.id) if current is not None else (record.id,)
+def apply_agreement(
+    current: Agreement | None, record: PartnerRecord, received_at: datetime | None = None
+) -> Agreement:
+    """The agreement for `record.party` after `record`; `current` itself if nothing changes.
+
+    `received_at` as for `apply`: when the revocation has no readable `at` it takes effect from
+    then (with neither, from the latest instant there is: it binds every intent for good), and the
+    cap keeps the signed record that counts at that time."""
+    base = Agreement(record.party) if current is None else current
+    now = None if received_at is None else epoch_ms(received_at)
+    when: datetime | None = record.at
+    at = epoch_ms(when) if when is not None else MAX_MS if now is None else now
+    revoked = base.revoked_at
+    if record.agreement != "signed":
+        if revoked is not None and at <= revoked:
+            return base
+        return Agreement(base.party, tuple(s for s in base.signed if s.at > at), at, record.id)
+    if revoked is not None and at <= revoked:  # revoked wins ties
+        return base
     expires = None if record.expires is None else epoch_ms(record.expires)
-    return Agreement(
-        record.party, record.agreement, record.at_ms, expires, seen[-AGREEMENT_IDS_KEPT:]
-    )
+    new = Signed(at, expires, record.id)
+    same = next((s for s in base.signed if s.at == at), None)
+    if same is not None:  # two signed at one instant: the stricter expiry holds
+        if _expiry(new) >= _expiry(same):
+            return base
+        signed = sorted((new if s is same else s for s in base.signed), key=_signed_at)
+    else:
+        signed = sorted((*base.signed, new), key=_signed_at)
+        if len(signed) > SIGNED_KEPT:
+            signed = _bounded(signed, SIGNED_KEPT, now, _signed_at)
+            if new not in signed:
+                return base
+    return Agreement(base.party, tuple(signed), revoked, base.revoked_id)
+
+
+def _expiry(signed: Signed) -> int:
+    return MAX_MS + 1 if signed.expires is None else signed.expires
+
+
+def _signed_at(signed: Signed) -> int:
+    return signed.at
 
 
 class Agreements(Mapping[str, Agreement]):
@@ -266,9 +460,9 @@ class Agreements(Mapping[str, Agreement]):
     def __repr__(self) -> str:
         return f"Agreements({self._by_party!r})"
 
-    def apply(self, record: PartnerRecord) -> Agreements:
+    def apply(self, record: PartnerRecord, received_at: datetime | None = None) -> Agreements:
         current = self._by_party.get(record.party)
-        changed = apply_agreement(current, record)
+        changed = apply_agreement(current, record, received_at)
         if changed is current:
             return self
         return Agreements({**self._by_party, record.party: changed})
@@ -281,10 +475,12 @@ def _age(mark: OptOutMark) -> tuple[int, str]:
 # ---------------------------------------------------------------------------- encoding
 # A state is read and written for every record, so the format is small and fast rather than
 # self-describing: one format-version byte, then orjson arrays of ints and strings (times as epoch
-# milliseconds). An unknown version is refused, never guessed at; a new version adds a decoder here.
+# milliseconds). An unknown version is refused, never guessed at. Version 2 (this one) keeps every
+# confirm with the grant it pairs with, and agreement histories; version 1 is still read.
 
-STATE_FORMAT: Final = 1
+STATE_FORMAT: Final = 2
 _STATE_PREFIX: Final = bytes([STATE_FORMAT])
+_V1: Final = 1
 
 
 class StateDecodeError(ValueError):
@@ -292,13 +488,14 @@ class StateDecodeError(ValueError):
 
 
 def encode_state(state: RecipientState) -> bytes:
+    if state.base is not None:
+        raise ValueError("an as-of view is not stored; encode its base")
     consents = [
         [
             channel,
             party,
             [x for g in line.grants for x in (g.at, g.basis)],
-            line.confirmed_at,
-            line.confirmed_grant_at,
+            [x for c in line.confirms for x in (c.at, c.grant_at)],
         ]
         for (channel, party), line in state.consents.items()
     ]
@@ -308,21 +505,38 @@ def encode_state(state: RecipientState) -> bytes:
 
 
 def decode_state(data: bytes) -> RecipientState:
-    body = _body(data)
+    version, body = _body(data)
     try:
-        consents, optouts, marks = body
-        return RecipientState(
-            {
-                (channel, party): ConsentLine(
-                    tuple(Grant(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)),
-                    confirmed_at,
-                    paired,
-                )
-                for channel, party, flat, confirmed_at, paired in consents
-            },
-            {(channel, party): at for channel, party, at in optouts},
-            tuple(OptOutMark(*mark) for mark in marks),
-        )
+        consents_raw, optouts_raw, marks_raw = body
+        consents: dict[tuple[str, str], ConsentLine] = {}
+        times: list[int] = [MIN_MS]  # every `at` held, for the horizon
+        for channel, party, flat, *rest in consents_raw:
+            if len(flat) % 2:
+                raise ValueError("grants come in (at, basis) pairs")
+            ats = flat[::2]
+            times += ats
+            grants = tuple(map(Grant, ats, flat[1::2]))
+            if version == STATE_FORMAT:
+                (pairs,) = rest
+                if len(pairs) % 2:
+                    raise ValueError("confirms come in (at, grant) pairs")
+                ats = pairs[::2]
+                times += ats
+                confirms = tuple(map(Confirm, ats, pairs[1::2]))
+            else:  # version 1: the latest confirm and the grant it confirms
+                confirmed_at, paired = rest
+                confirms = () if confirmed_at is None else (Confirm(confirmed_at, paired),)
+                if confirmed_at is not None:
+                    times.append(confirmed_at)
+            consents[(channel, party)] = ConsentLine(grants, confirms)
+        optouts = {(channel, party): at for channel, party, at in optouts_raw}
+        times += optouts.values()
+        marks = tuple(OptOutMark(*mark) for mark in marks_raw)
+        times += [m.at for m in marks]
+        horizon = max(times)
+        if not isinstance(horizon, int):
+            raise TypeError("times must be integers")
+        return RecipientState(consents, optouts, marks, horizon)
     except (TypeError, ValueError, IndexError) as exc:
         raise StateDecodeError(f"malformed recipient state: {exc}") from None
 
@@ -331,27 +545,36 @@ def encode_agreement(agreement: Agreement) -> bytes:
     return _STATE_PREFIX + orjson.dumps(
         [
             agreement.party,
-            agreement.agreement,
-            agreement.at,
-            agreement.expires,
-            agreement.record_ids,
+            agreement.revoked_at,
+            agreement.revoked_id,
+            [[s.at, s.expires, s.id] for s in agreement.signed],
         ]
     )
 
 
 def decode_agreement(data: bytes) -> Agreement:
+    version, body = _body(data)
     try:
-        party, kind, at, expires, ids = _body(data)
-        return Agreement(party, kind, at, expires, tuple(ids))
+        if version == _V1:  # the last record applied, and recent record ids
+            party, kind, at, expires, ids = body
+            last = ids[-1] if ids else ""
+            if kind == "signed":
+                return Agreement(party, (Signed(at, expires, last),))
+            return Agreement(party, (), at, last or None)
+        party, revoked_at, revoked_id, signed = body
+        return Agreement(
+            party, tuple(Signed(at, expires, i) for at, expires, i in signed), revoked_at,
+            revoked_id,
+        )  # fmt: skip
     except (TypeError, ValueError) as exc:
         raise StateDecodeError(f"malformed agreement: {exc}") from None
 
 
-def _body(data: bytes) -> Any:
-    if not data or data[0] != STATE_FORMAT:
-        version = data[0] if data else None
+def _body(data: bytes) -> tuple[int, Any]:
+    version = data[0] if data else None
+    if version not in (_V1, STATE_FORMAT):
         raise StateDecodeError(f"unknown state format version {version!r}")
     try:
-        return orjson.loads(memoryview(data)[1:])
+        return version, orjson.loads(memoryview(data)[1:])
     except orjson.JSONDecodeError as exc:
         raise StateDecodeError(f"state is not valid JSON: {exc}") from None

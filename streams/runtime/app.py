@@ -8,7 +8,6 @@ acknowledged once its outputs and table changes are durable (`outputs.py`, `stat
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -321,9 +320,9 @@ def create_app(
     intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
 
     @app.task
-    async def start_outputs() -> None:
+    async def serve_outputs() -> None:
         if isinstance(outputs, KafkaOutputs):
-            outputs.start(asyncio.get_running_loop().call_soon_threadsafe)
+            await outputs.serve()
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_outputs(app: Any, **kwargs: Any) -> None:

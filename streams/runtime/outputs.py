@@ -5,16 +5,21 @@ is open counts towards it, and a batch completes once Kafka acknowledged every o
 only then are the batch's input events acknowledged to faust, which commits only acknowledged
 offsets. An input is therefore never committed before its verdicts, violations, dead letters and
 table changelog records are durable (at-least-once), without a flush on the hot path.
+
+Delivery reports are served on the event loop (`serve`), not on a thread of their own: every
+callback then runs where the agents run, with no locks and no contention for the GIL between a
+polling thread and the agents (measured in docs/performance.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from streams.metrics import GateMetrics
@@ -24,6 +29,10 @@ log = logging.getLogger(__name__)
 
 AckCallback = Callable[[float], None]  # the time Kafka acknowledged the record (seconds)
 OffsetCallback = Callable[[int, int], None]  # (partition, offset) of the acknowledged record
+# How often the event loop asks librdkafka for delivery reports while sends are outstanding,
+# and while none are.
+POLL_BUSY_S = 0.001
+POLL_IDLE_S = 0.02
 
 
 class Outputs(Protocol):
@@ -38,43 +47,37 @@ class Outputs(Protocol):
         """Queue one record for an explicit topic partition (the table's changelog)."""
 
     def batch(self, on_complete: Callable[[], None]) -> Any:
-        """A context: sends inside it complete together; `on_complete` runs on the event loop
-        once all are acknowledged (at once when there were none)."""
+        """A context: sends inside it complete together; `on_complete` runs once all are
+        acknowledged (at once when there were none). If the body raises, never."""
 
 
 class Batch:
     """Counts a batch's sends still waiting for their acknowledgement."""
 
-    def __init__(self, on_complete: Callable[[], None], call_soon: Callable[..., Any]) -> None:
+    __slots__ = ("_on_complete", "_sealed", "_waiting")
+
+    def __init__(self, on_complete: Callable[[], None]) -> None:
         self._on_complete = on_complete
-        self._call_soon = call_soon
         self._waiting = 0
         self._sealed = False
-        self._lock = threading.Lock()
 
     def expect(self) -> None:
-        with self._lock:
-            self._waiting += 1
+        self._waiting += 1
 
     def delivered(self) -> None:
-        """One send acknowledged (called from the producer's poll thread)."""
-        with self._lock:
-            self._waiting -= 1
-            complete = self._sealed and self._waiting == 0
-        if complete:
-            self._call_soon(self._on_complete)
+        self._waiting -= 1
+        if self._sealed and self._waiting == 0:
+            self._on_complete()
 
     def seal(self) -> None:
-        """No more sends: complete now if nothing is waiting (called on the event loop)."""
-        with self._lock:
-            self._sealed = True
-            complete = self._waiting == 0
-        if complete:
+        """No more sends: complete now if nothing is waiting."""
+        self._sealed = True
+        if self._waiting == 0:
             self._on_complete()
 
 
 class KafkaOutputs:
-    """One librdkafka producer for every output, polled on its own thread.
+    """One librdkafka producer for every output; its reports are served on the event loop.
 
     A send that Kafka refuses after librdkafka's own retries (`message.timeout.ms`) calls
     `on_fatal`: the worker stops without acknowledging the batch, so its inputs are processed
@@ -92,37 +95,35 @@ class KafkaOutputs:
 
         self._producer = Producer(dict(config, error_cb=self._client_error))
         self._names = names
+        self._base_of = {name: base for base, name in names.items()}
         self._metrics = metrics
         self._on_fatal = on_fatal
         self._batch: Batch | None = None
-        self._call_soon: Callable[..., Any] = _call_now
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._outstanding = 0
+        self._stopped = False
 
-    def start(self, call_soon_threadsafe: Callable[..., Any]) -> None:
-        """Start serving delivery reports; completions go back through `call_soon_threadsafe`."""
-        self._call_soon = call_soon_threadsafe
-        if self._poller is None:
-            self._poller = threading.Thread(target=self._poll, name="outputs-poll", daemon=True)
-            self._poller.start()
+    async def serve(self) -> None:
+        """Serve delivery reports until `stop`: often while sends are outstanding."""
+        poll = self._producer.poll
+        while not self._stopped:
+            poll(0)
+            await asyncio.sleep(POLL_BUSY_S if self._outstanding else POLL_IDLE_S)
 
     def stop(self, timeout: float = 30.0) -> int:
-        """Deliver what is queued (up to `timeout`), then stop polling. Returns what is left."""
-        left = int(self._producer.flush(timeout))
-        self._stop.set()
-        if self._poller is not None:
-            self._poller.join(timeout=5)
-            self._poller = None
+        """Deliver what is queued (up to `timeout`) and stop serving. Returns what is left."""
+        left = self.flush(timeout)
+        self._stopped = True
         return left
 
     def flush(self, timeout: float = 30.0) -> int:
+        """Wait for every outstanding send (reports are served here, on the caller's thread)."""
         return int(self._producer.flush(timeout))
 
     @contextmanager
     def batch(self, on_complete: Callable[[], None]) -> Iterator[Batch]:
         """Sends inside complete together. If the body raises, the batch is never completed:
         its inputs stay unacknowledged and are processed again."""
-        batch = Batch(on_complete, lambda *args: self._call_soon(*args))
+        batch = Batch(on_complete)
         self._batch = batch
         try:
             yield batch
@@ -133,26 +134,20 @@ class KafkaOutputs:
     def send(
         self, spec: TopicSpec, key: bytes | None, value: bytes, on_ack: AckCallback | None = None
     ) -> None:
-        self._produce(self._names[spec.base], None, key, value, self._ack_time(on_ack))
+        topic = self._names[spec.base]
+        batch = self._batch
+        if batch is not None:
+            batch.expect()
+        self._produce(topic, None, key, value, partial(self._report, topic, batch, on_ack, None))
 
     def send_to(
         self, topic: str, partition: int, key: bytes, value: bytes, on_offset: OffsetCallback
     ) -> None:
-        def delivered(message: Any) -> None:
-            on_offset(message.partition(), message.offset())
-
-        self._produce(topic, partition, key, value, delivered)
-
-    @staticmethod
-    def _ack_time(on_ack: AckCallback | None) -> Callable[[Any], None] | None:
-        if on_ack is None:
-            return None
-        ack = on_ack
-
-        def delivered(_message: Any) -> None:
-            ack(time.time())
-
-        return delivered
+        batch = self._batch
+        if batch is not None:
+            batch.expect()
+        report = partial(self._report, topic, batch, None, on_offset)
+        self._produce(topic, partition, key, value, report)
 
     def _produce(
         self,
@@ -160,21 +155,9 @@ class KafkaOutputs:
         partition: int | None,
         key: bytes | None,
         value: bytes,
-        on_delivered: Callable[[Any], None] | None,
+        report: Callable[[Any, Any], None],
     ) -> None:
-        batch = self._batch
-        if batch is not None:
-            batch.expect()
-
-        def report(error: Any, message: Any) -> None:
-            if error is not None:
-                self._failed(topic, error)
-                return
-            if on_delivered is not None:
-                on_delivered(message)
-            if batch is not None:
-                batch.delivered()
-
+        self._outstanding += 1
         while True:
             try:
                 if partition is None:
@@ -185,23 +168,35 @@ class KafkaOutputs:
             except BufferError:  # the local queue is full: serve reports until there is room
                 self._producer.poll(0.05)
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.1)
+    def _report(
+        self,
+        topic: str,
+        batch: Batch | None,
+        on_ack: AckCallback | None,
+        on_offset: OffsetCallback | None,
+        error: Any,
+        message: Any,
+    ) -> None:
+        self._outstanding -= 1
+        if error is not None:
+            self._failed(topic, error)
+            return
+        if on_ack is not None:
+            on_ack(time.time())
+        if on_offset is not None:
+            on_offset(message.partition(), message.offset())
+        if batch is not None:
+            batch.delivered()
 
     def _failed(self, topic: str, error: Any) -> None:
-        base = next((b for b, name in self._names.items() if name == topic), "changelog")
+        base = self._base_of.get(topic, "changelog")
         self._metrics.processing_errors.labels(base).inc()
         log.error("Kafka did not take a record for %s: %s; stopping the worker", base, error)
-        self._call_soon(self._on_fatal, f"output delivery failed: {error}")
+        self._on_fatal(f"output delivery failed: {error}")
 
     @staticmethod
     def _client_error(error: Any) -> None:
         log.warning("output producer: %s", error)
-
-
-def _call_now(function: Callable[..., Any], *args: Any) -> None:
-    function(*args)
 
 
 @dataclass

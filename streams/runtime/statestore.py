@@ -18,7 +18,6 @@ restart replays only what came after them.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import MutableMapping
 from typing import Any, Protocol
@@ -54,7 +53,6 @@ class WriteBehindStore:
         self.outputs = outputs
         self._pending: dict[bytes, tuple[int, bytes]] = {}
         self._delivered: dict[int, int] = {}
-        self._lock = threading.Lock()
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         hit = self._pending.get(key)
@@ -88,14 +86,12 @@ class WriteBehindStore:
         return changed
 
     def _on_offset(self, partition: int, offset: int) -> None:
-        with self._lock:
-            if offset > self._delivered.get(partition, -1):
-                self._delivered[partition] = offset
+        if offset > self._delivered.get(partition, -1):
+            self._delivered[partition] = offset
 
     def persist_offsets(self) -> None:
         """Record the delivered changelog offsets as faust's persisted offsets (event loop)."""
-        with self._lock:
-            delivered, self._delivered = self._delivered, {}
+        delivered, self._delivered = self._delivered, {}
         for partition, offset in delivered.items():
             faust_compat.persist_changelog_offset(self.table, partition, offset)
 

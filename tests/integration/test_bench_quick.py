@@ -10,12 +10,11 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
 
 TOP_LEVEL_NUMBERS = (
     "gate_verdicts_per_s",

@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 from connectors.producer import producer_config, wire_record
 from streams import topics
+from tests.builders import optout
 from tests.gatekit import RunningGate, SmsRecipients, gate_settings
 
 GOOD = 60
@@ -56,15 +57,7 @@ def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, uniqu
                 "k",
                 codec.encode(
                     topics.OPTOUT,
-                    {
-                        "id": "o-bad",
-                        "at": "2026-06-02T15:00:00Z",
-                        "channel": "sms",
-                        "address": "12",
-                        "party": None,
-                        "method": "sms_keyword",
-                        "jurisdiction": "US",
-                    },
+                    wire_record(optout(id="o-bad", address="12")),
                 ),
             ),
         ],
@@ -81,14 +74,14 @@ def test_poison_is_dead_lettered_and_good_records_are_decided(kafka_stack, uniqu
                 for spec in topics.INPUTS:
                     for key, value in poison[spec.base][n // 10 : n // 10 + 1]:
                         send(spec, key, value)
-            gate.producer.publish({"type": "consent", **good_consent(n)}, wait=False)
+            gate.producer.publish(PEOPLE.consent(n), wait=False)
         gate.producer.flush()
         for spec in topics.INPUTS:
             for key, value in poison[spec.base][GOOD // 10 :]:
                 send(spec, key, value)
         raw.flush(30)
         for n in range(GOOD):
-            gate.producer.publish({"type": "intent", **good_intent(n)}, wait=False)
+            gate.producer.publish(PEOPLE.intent(f"m{n}", n), wait=False)
         # A misrouted intent: keyed by the address as written, re-routed and decided.
         misrouted = {**good_intent(GOOD), "address": "+1 (415) 300-0000"}
         gate.producer.publish_encoded(

@@ -8,38 +8,27 @@ be applied before it is decided (Kafka would allow that: it promises a lower bou
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from streams import topics
 from streams.policy.records import Verdict
 from streams.policy.replay import replay_objects
+from tests.data import read_jsonl, scenario_files
 from tests.gatekit import RunningGate, gate_settings
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "contract"
-FOLDERS = {
-    "part1": SHARED / "scenarios",
-    "jurisdictions": SHARED / "jurisdiction-scenarios",
-}
 
-
-def load(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-@pytest.mark.parametrize("folder", sorted(FOLDERS))
-def test_scenarios_through_kafka_match_replay(folder, kafka_stack, unique_name, tmp_path):
-    files = sorted(FOLDERS[folder].glob("*.events.jsonl"))
-    assert files, f"no scenario files in {FOLDERS[folder]}"
+@pytest.mark.parametrize("scenario_set", ["scenarios", "jurisdiction-scenarios"])
+def test_scenarios_through_kafka_match_replay(scenario_set, kafka_stack, unique_name, tmp_path):
+    files = scenario_files(scenario_set)
+    assert files, f"no scenario files in the {scenario_set} set"
     gate = RunningGate.start(gate_settings(kafka_stack, unique_name("scn"), tmp_path), tmp_path)
     verdicts = gate.reader(topics.VERDICTS)
     try:
         compared = 0
         for path in files:
-            records = load(path)
+            records = read_jsonl(path)
             expected = [v for v in replay_objects(records) if isinstance(v, Verdict)]
             got: list[dict[str, Any]] = []
             for record in records:
@@ -56,7 +45,8 @@ def test_scenarios_through_kafka_match_replay(folder, kafka_stack, unique_name, 
                     list(want.reasons),
                 ), f"{path.name} {want.id}"
                 compared += 1
-        assert compared == sum(1 for path in files for r in load(path) if r.get("type") == "intent")
+        intents = [r for path in files for r in read_jsonl(path) if r.get("type") == "intent"]
+        assert compared == len(intents)
         assert gate.worker.alive()
     finally:
         verdicts.close()

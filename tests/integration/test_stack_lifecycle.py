@@ -7,7 +7,6 @@ and shares the jar cache, so no jar is fetched twice.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,24 +17,19 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from streams.devtools.localstack import LocalStack, jars
+from streams.devtools.ports import free_port
 from streams.settings import Settings
 
 SCHEMA = '{"type": "record", "name": "Ping", "fields": [{"name": "n", "type": "int"}]}'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def private_stack(tmp_path: Path, jar_cache: Path):
     settings = Settings().replace(
         state_dir=tmp_path / "stack",
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        registry_port=_free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        registry_port=free_port(),
     )
     stack = LocalStack(settings, cache_dir=jar_cache)
     try:
@@ -58,7 +52,7 @@ def _cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
         CONSENTGATE_REGISTRY_PORT=str(stack.settings.registry_port),
     )
     return subprocess.run(
-        [sys.executable, "-m", "streams.devtools.localstack", *args],
+        [sys.executable, "-m", "streams", "stack", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -14,13 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import prom
+from tests import ROOT, prom
 
-REPO = prom.REPO
-PROMETHEUS_DIR = prom.PROMETHEUS_DIR
-RULE_FILES = prom.RULE_FILES
-RULE_TEST_FILES = prom.RULE_TEST_FILES
-OPERATIONS = REPO / "docs" / "operations.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
 
 SEVERITIES = {"critical", "warning", "info"}
 EXPECTED_ALERTS = {
@@ -43,26 +39,26 @@ def promtool() -> Path:
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
+        [str(a) for a in args], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False
     )
 
 
 def test_there_are_rule_files_and_rule_tests() -> None:
-    assert RULE_FILES, "no prometheus/rules/*.yml"
-    assert RULE_TEST_FILES, "no prometheus/tests/*.yml"
+    assert prom.RULE_FILES, "no prometheus/rules/*.yml"
+    assert prom.RULE_TEST_FILES, "no prometheus/tests/*.yml"
     # The config loads rules/*.yml: a promtool test file there would be loaded as a rule file.
-    for path in RULE_FILES:
+    for path in prom.RULE_FILES:
         assert "groups" in yaml.safe_load(path.read_text()), path
 
 
 def test_promtool_check_rules(promtool: Path) -> None:
-    run = _run(promtool, "check", "rules", *RULE_FILES)
+    run = _run(promtool, "check", "rules", *prom.RULE_FILES)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "SUCCESS" in run.stdout
 
 
 def test_promtool_test_rules(promtool: Path) -> None:
-    run = _run(promtool, "test", "rules", *RULE_TEST_FILES)
+    run = _run(promtool, "test", "rules", *prom.RULE_TEST_FILES)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "FAILED" not in run.stdout + run.stderr
 
@@ -70,14 +66,14 @@ def test_promtool_test_rules(promtool: Path) -> None:
 def test_promtool_check_config(promtool: Path) -> None:
     # rule_files in prometheus.yml is relative to the config's own directory (rules/*.yml), which is
     # right both here and in the container (/etc/prometheus/prometheus.yml + /etc/prometheus/rules).
-    run = _run(promtool, "check", "config", PROMETHEUS_DIR / "prometheus.yml")
+    run = _run(promtool, "check", "config", prom.PROMETHEUS_DIR / "prometheus.yml")
     assert run.returncode == 0, run.stdout + run.stderr
     found = re.search(r"SUCCESS: (\d+) rule files found", run.stdout)
-    assert found and int(found.group(1)) == len(RULE_FILES), run.stdout
+    assert found and int(found.group(1)) == len(prom.RULE_FILES), run.stdout
 
 
 def test_config_scrapes_the_worker_and_loads_every_rule_file() -> None:
-    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    config = yaml.safe_load((prom.PROMETHEUS_DIR / "prometheus.yml").read_text())
     assert config["rule_files"] == ["rules/*.yml"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     gate = jobs[prom.JOB]
@@ -129,7 +125,7 @@ def test_alert_exprs_name_only_metrics_a_worker_exposes() -> None:
 def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
     firing: set[str] = set()
     quiet: set[str] = set()
-    for path in RULE_TEST_FILES:
+    for path in prom.RULE_TEST_FILES:
         document = yaml.safe_load(path.read_text())
         for test in document["tests"]:
             for case in test.get("alert_rule_test") or []:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests import ROOT
+
 SERVICES = {"kafka", "schema-registry", "worker", "prometheus", "grafana"}
 
 

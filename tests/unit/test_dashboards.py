@@ -10,19 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import prom
+from tests import ROOT, prom
 
-DASHBOARDS_DIR = prom.DASHBOARDS_DIR
-REPO = prom.REPO
 dashboard_exprs = prom.dashboard_exprs
 dashboard_panels = prom.dashboard_panels
 known_metric_names = prom.known_metric_names
 metric_names = prom.metric_names
 unknown_metric_names = prom.unknown_metric_names
 
-BUILDER = REPO / "grafana" / "build_dashboards.py"
-PROVISIONING = REPO / "grafana" / "provisioning"
-DASHBOARD_FILES = sorted(DASHBOARDS_DIR.glob("*.json"))
+BUILDER = ROOT / "grafana" / "build_dashboards.py"
+PROVISIONING = ROOT / "grafana" / "provisioning"
+DASHBOARD_FILES = sorted(prom.DASHBOARDS_DIR.glob("*.json"))
 EXPECTED = {"gate-overview.json", "compliance.json", "worker-health.json"}
 
 

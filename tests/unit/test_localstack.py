@@ -19,22 +19,17 @@ import pytest
 from streams.cli.stack import render_env
 from streams.devtools.localstack import LocalStack, StackError, jars, jvm, kafka, prereqs, registry
 from streams.devtools.localstack.process import PidFile, is_alive, is_ours, marker
+from streams.devtools.ports import free_port
 from streams.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings().replace(
         state_dir=tmp_path / "stack",
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        registry_port=_free_port(),
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        registry_port=free_port(),
     )
 
 
@@ -252,7 +247,7 @@ def test_port_in_use_fails_fast(settings):
 
 
 def test_a_free_port_is_free():
-    assert not prereqs.port_in_use(_free_port())
+    assert not prereqs.port_in_use(free_port())
 
 
 # -- pid files ----------------------------------------------------------------------------------

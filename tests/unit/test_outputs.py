@@ -8,7 +8,6 @@ import pytest
 
 from streams import topics
 from streams.metrics import GateMetrics
-from streams.runtime import outputs as outputs_module
 from streams.runtime.outputs import Batch, KafkaOutputs
 
 
@@ -117,17 +116,27 @@ def test_ack_time_reaches_the_latency_callback(kafka_outputs: Any) -> None:
     assert len(times) == 1 and times[0] > 0
 
 
-def test_completion_goes_through_the_event_loop_hand_off() -> None:
-    handed: list[Any] = []
-    batch = Batch(lambda: None, lambda fn, *args: handed.append(fn))
+def test_a_batch_completes_once_sealed_and_drained_in_either_order() -> None:
+    done: list[int] = []
+    batch = Batch(lambda: done.append(1))
     batch.expect()
+    batch.expect()
+    batch.delivered()
     batch.seal()
-    assert handed == []
-    batch.delivered()  # as from the poll thread
-    assert len(handed) == 1
+    assert done == []
+    batch.delivered()
+    assert done == [1]
 
 
-def test_module_defaults_deliver_on_the_caller_without_a_loop() -> None:
-    calls: list[int] = []
-    outputs_module._call_now(calls.append, 7)
-    assert calls == [7]
+async def test_reports_are_served_on_the_event_loop(kafka_outputs: Any) -> None:
+    import asyncio
+
+    out, _ = kafka_outputs
+    polled: list[float] = []
+    fake = producer(out)
+    fake.poll = lambda timeout: polled.append(timeout) or 0  # type: ignore[method-assign]
+    server = asyncio.ensure_future(out.serve())
+    await asyncio.sleep(0.05)
+    out.stop(timeout=0)
+    await asyncio.wait_for(server, 1)
+    assert polled and all(timeout == 0 for timeout in polled)

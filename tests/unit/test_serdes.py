@@ -9,21 +9,19 @@ from __future__ import annotations
 import io
 import json
 import struct
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import Schema
-from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
-    MockSchemaRegistryClient,
-)
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import streams.serdes.codec as codec_module
+from connectors.producer import wire_record
 from streams import topics
 from streams.serdes import (
     DECODE_ERROR_CLASSES,
@@ -41,6 +39,7 @@ from streams.serdes import (
     parse_schema_text,
 )
 from streams.topics import TopicSpec
+from tests.builders import consent, intent, mock_codec, mock_registry, optout, partner
 
 AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 
@@ -54,48 +53,29 @@ def fa_read(data: bytes, writer: Any, reader: Any = None) -> dict[str, Any]:
 SCHEMAS = load_schemas()
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "consent-events": {
-        "id": "c1",
-        "at": AT,
-        "channel": "email",
-        "address": "alice@example.com",
-        "party": "company",
-        "purpose": "marketing",
-        "action": "grant",
-        "evidence": {"source": "signup-form", "ip": "192.0.2.1"},
-        "jurisdiction": "US",
-        "basis": "express",
-    },
-    "optout-events": {
-        "id": "o1",
-        "at": AT,
-        "channel": "sms",
-        "address": "+14155550124",
-        "party": None,
-        "method": "sms_keyword",
-        "jurisdiction": "US",
-    },
-    "partner-agreements": {
-        "id": "p1",
-        "at": AT,
-        "party": "acme-partner",
-        "agreement": "signed",
-        "expires": AT + timedelta(days=365),
-    },
-    "send-intents": {
-        "id": "m1",
-        "at": AT,
-        "channel": "sms",
-        "address": "+14155550124",
-        "sender": "company",
-        "category": "promotional",
-        "has_opt_out": True,
-        "body": "20% off this week. Reply STOP to opt out. — ünïcode ✓",
-        "jurisdiction": "US",
-        "timezone": "America/Los_Angeles",
-        "campaign": "summer",
-        "region": "US-CA",
-    },
+    "consent-events": wire_record(
+        consent(
+            id="c1",
+            at=AT,
+            channel="email",
+            evidence={"source": "signup-form", "ip": "192.0.2.1"},
+            basis="express",
+        )
+    ),
+    "optout-events": wire_record(optout(id="o1", at=AT, address="+14155550124")),
+    "partner-agreements": wire_record(partner(id="p1", at=AT, expires=AT + timedelta(days=365))),
+    "send-intents": wire_record(
+        intent(
+            id="m1",
+            at=AT,
+            address="+14155550124",
+            body="20% off this week. Reply STOP to opt out. — ünïcode ✓",
+            timezone="America/Los_Angeles",
+            campaign="summer",
+            region="US-CA",
+            subject="Summer — ünïcode",
+        )
+    ),
     "verdicts": {
         "id": "m1",
         "decision": "deny",
@@ -142,16 +122,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
 
 
 @pytest.fixture
-def registry() -> MockSchemaRegistryClient:
-    return MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"})
+def registry() -> SchemaRegistryClient:
+    return mock_registry()
 
 
 @pytest.fixture
-def codec(registry: MockSchemaRegistryClient) -> WireCodec:
-    # The mock registry has no compatibility endpoint (it would make HTTP calls to mock://).
-    c = WireCodec(registry, topic_prefix="t.")
-    c.register_all(compatibility=None)
-    return c
+def codec(registry: SchemaRegistryClient) -> WireCodec:
+    return mock_codec(registry, topic_prefix="t.")
 
 
 def zigzag(n: int) -> bytes:
@@ -185,10 +162,10 @@ def intent_body(
     id_field: bytes = avro_string("m1"),
     at: bytes | None = None,
     has_opt_out: bytes = b"\x00",
-    rest: bytes = b"\x00" * 5,
+    rest: bytes = b"\x00" * 6,
 ) -> bytes:
     """id, at, channel, address, sender, category (null), has_opt_out, body, jurisdiction,
-    timezone, campaign, region (null)."""
+    timezone, campaign, region, subject (null)."""
     at = b"\x02" + zigzag(millis(AT)) if at is None else at
     return id_field + at + b"\x00" * 4 + has_opt_out + rest
 
@@ -328,7 +305,7 @@ def test_encode_does_not_mutate_the_record(codec: WireCodec) -> None:
     assert record == before
 
 
-def test_encode_refuses_more_than_the_size_limit(registry: MockSchemaRegistryClient) -> None:
+def test_encode_refuses_more_than_the_size_limit(registry: SchemaRegistryClient) -> None:
     small = WireCodec(registry, max_message_bytes=64)
     small.register_all(compatibility=None)
     with pytest.raises(EncodeError, match="more than 64"):
@@ -510,7 +487,7 @@ def test_int_out_of_32_bits(codec: WireCodec) -> None:
     assert "32-bit" in str(err)
 
 
-def test_over_the_size_limit_is_refused_before_parsing(registry: MockSchemaRegistryClient) -> None:
+def test_over_the_size_limit_is_refused_before_parsing(registry: SchemaRegistryClient) -> None:
     small = WireCodec(registry, max_message_bytes=100)
     small.register_all(compatibility=None)
     expect(small, topics.INTENTS, b"\x00" * 101, "too_large")
@@ -537,7 +514,7 @@ ENUM_SCHEMA = json.dumps(
 )
 
 
-def test_negative_enum_index(registry: MockSchemaRegistryClient) -> None:
+def test_negative_enum_index(registry: SchemaRegistryClient) -> None:
     spec = TopicSpec("enum-test", key="x", schema="with_enum")
     enum_codec = WireCodec(registry, schemas={"with_enum": parse_schema_text(ENUM_SCHEMA, "e")})
     enum_codec.register_all(compatibility=None, topics=(spec,))
@@ -557,26 +534,42 @@ def test_negative_enum_index(registry: MockSchemaRegistryClient) -> None:
 # ---------------------------------------------------------------- writer schemas and evolution
 
 
-def _register_raw(registry: MockSchemaRegistryClient, subject: str, text: str) -> int:
+def reads_of(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The reader schema of every Avro read the codec makes from now on (None: the writer's own
+    schema, no resolution)."""
+    readers: list[Any] = []
+    real = codec_module.schemaless_reader
+
+    def spy(fo: Any, writer: Any, reader: Any = None, *args: Any, **kwargs: Any) -> Any:
+        readers.append(reader)
+        return real(fo, writer, reader, *args, **kwargs)
+
+    monkeypatch.setattr(codec_module, "schemaless_reader", spy)
+    return readers
+
+
+def _register_raw(registry: SchemaRegistryClient, subject: str, text: str) -> int:
     return registry.register_schema(subject, Schema(text, "AVRO"))
 
 
 def test_v1_intent_bytes_decode_with_the_current_schema(
-    codec: WireCodec, registry: MockSchemaRegistryClient
+    codec: WireCodec, registry: SchemaRegistryClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     v1 = load_history()["intent.v1"]
     v1_id = _register_raw(registry, codec.subject(topics.INTENTS), v1.text)
-    record = {k: v for k, v in SAMPLES["send-intents"].items() if k != "region"}
+    record = {k: v for k, v in SAMPLES["send-intents"].items() if k not in ("region", "subject")}
     out = io.BytesIO()
     schemaless_writer(out, v1.parsed, record)
+    readers = reads_of(monkeypatch)
     got = codec.decode(topics.INTENTS, header(v1_id) + out.getvalue())
-    assert got == {**record, "region": None}
+    assert got == {**record, "region": None, "subject": None}
+    assert readers[-1] is codec.schema_for(topics.INTENTS).parsed, "resolved to the current"
     # and the checks apply to old versions too
     expect(codec, topics.INTENTS, header(v1_id) + out.getvalue() + b"\x00", "trailing_bytes")
 
 
 def test_v1_consent_bytes_decode_with_basis_express(
-    codec: WireCodec, registry: MockSchemaRegistryClient
+    codec: WireCodec, registry: SchemaRegistryClient
 ) -> None:
     v1 = load_history()["consent.v1"]
     v1_id = _register_raw(registry, codec.subject(topics.CONSENT), v1.text)
@@ -590,7 +583,7 @@ def test_v1_consent_bytes_decode_with_basis_express(
 
 
 def test_same_shape_other_docs_decodes_without_resolution(
-    codec: WireCodec, registry: MockSchemaRegistryClient
+    codec: WireCodec, registry: SchemaRegistryClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raw = json.loads(SCHEMAS["intent"].text)
     raw["doc"] = "another producer's copy"
@@ -599,8 +592,9 @@ def test_same_shape_other_docs_decodes_without_resolution(
         f.pop("pii", None)
     other_id = _register_raw(registry, codec.subject(topics.INTENTS), json.dumps(raw))
     data = codec.encode(topics.INTENTS, SAMPLES["send-intents"])
+    readers = reads_of(monkeypatch)
     assert codec.decode(topics.INTENTS, header(other_id) + data[5:]) == SAMPLES["send-intents"]
-    assert codec._writers[(topics.INTENTS.base, other_id)].resolve is False
+    assert readers == [None], "read once, with no resolution to the current schema"
 
 
 RECURSIVE = json.dumps(
@@ -621,7 +615,7 @@ RECURSIVE = json.dumps(
 
 
 def test_recursive_writer_schema_is_refused(
-    codec: WireCodec, registry: MockSchemaRegistryClient
+    codec: WireCodec, registry: SchemaRegistryClient
 ) -> None:
     # A recursive writer schema could be registered compatibly; a value nested 5000 deep
     # would segfault fastavro's reader. We refuse the schema, not just deep values.
@@ -632,7 +626,7 @@ def test_recursive_writer_schema_is_refused(
 
 
 def test_non_avro_writer_schema_is_refused(
-    codec: WireCodec, registry: MockSchemaRegistryClient
+    codec: WireCodec, registry: SchemaRegistryClient
 ) -> None:
     json_id = registry.register_schema(
         codec.subject(topics.INTENTS), Schema('{"type": "object"}', "JSON")
@@ -640,7 +634,7 @@ def test_non_avro_writer_schema_is_refused(
     expect(codec, topics.INTENTS, header(json_id) + b"{}", "unknown_schema")
 
 
-def test_a_version_registered_later_is_picked_up(registry: MockSchemaRegistryClient) -> None:
+def test_a_version_registered_later_is_picked_up(registry: SchemaRegistryClient) -> None:
     reader = WireCodec(registry, refresh_interval=0)
     reader.register_all(compatibility=None)
     reader.prefetch()
@@ -651,14 +645,17 @@ def test_a_version_registered_later_is_picked_up(registry: MockSchemaRegistryCli
     assert reader.decode(topics.INTENTS, header(v1_id) + out.getvalue())["id"] == "late"
 
 
-class CountingRegistry(MockSchemaRegistryClient):
-    """The mock, counting calls and able to fail like an unreachable registry."""
+class CountingRegistry:
+    """The mock registry behind a counter, able to fail like an unreachable registry."""
 
-    def __init__(self, conf: dict[str, Any]) -> None:
-        super().__init__(conf)
+    def __init__(self) -> None:
+        self.mock = mock_registry()
         self.calls: list[str] = []
         self.down = False
         self.compatibility: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:  # what is not counted goes to the mock as it is
+        return getattr(self.mock, name)
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
@@ -667,25 +664,25 @@ class CountingRegistry(MockSchemaRegistryClient):
 
     def get_versions(self, *args: Any, **kwargs: Any) -> list[int]:
         self._call("get_versions")
-        return super().get_versions(*args, **kwargs)
+        return self.mock.get_versions(*args, **kwargs)
 
     def get_version(self, *args: Any, **kwargs: Any) -> Any:
         self._call("get_version")
-        return super().get_version(*args, **kwargs)
+        return self.mock.get_version(*args, **kwargs)
 
     def lookup_schema(self, *args: Any, **kwargs: Any) -> Any:
         self._call("lookup_schema")
-        return super().lookup_schema(*args, **kwargs)
+        return self.mock.lookup_schema(*args, **kwargs)
 
     def register_schema(self, *args: Any, **kwargs: Any) -> int:
         self._call("register_schema")
-        return super().register_schema(*args, **kwargs)
+        return self.mock.register_schema(*args, **kwargs)
 
     def set_compatibility(self, subject_name: str | None = None, level: str | None = None) -> str:
         # Like a registry that refuses config for a subject with no versions yet (Apicurio).
         self._call("set_compatibility")
         assert subject_name is not None and level is not None
-        if subject_name not in self.get_subjects():
+        if subject_name not in self.mock.get_subjects():
             raise SchemaRegistryError(404, 40401, f"Subject {subject_name} not found")
         self.compatibility[subject_name] = level
         return level
@@ -693,7 +690,7 @@ class CountingRegistry(MockSchemaRegistryClient):
 
 @pytest.fixture
 def counting() -> CountingRegistry:
-    return CountingRegistry({"url": f"mock://{uuid.uuid4().hex}"})
+    return CountingRegistry()
 
 
 def test_register_all_sets_compatibility_on_every_subject(counting: CountingRegistry) -> None:
@@ -712,7 +709,7 @@ def test_register_all_reports_a_refused_schema() -> None:
         def register_schema(self, *args: Any, **kwargs: Any) -> int:
             raise SchemaRegistryError(409, 409, "Schema being registered is incompatible")
 
-    c = WireCodec(Refusing({"url": "mock://refusing"}))
+    c = WireCodec(Refusing())
     with pytest.raises(SchemaRejectedError, match="incompatible"):
         c.register_all(compatibility=None)
 
@@ -756,7 +753,7 @@ def test_registry_down_is_not_a_decode_error(counting: CountingRegistry) -> None
     assert c.decode(topics.INTENTS, data)["id"] == "m1"
 
 
-def test_encode_needs_the_schema_registered(registry: MockSchemaRegistryClient) -> None:
+def test_encode_needs_the_schema_registered(registry: SchemaRegistryClient) -> None:
     c = WireCodec(registry)
     with pytest.raises(SchemaNotRegisteredError, match="register_all"):
         c.encode(topics.INTENTS, SAMPLES["send-intents"])
@@ -767,7 +764,7 @@ def test_encode_needs_the_schema_registered(registry: MockSchemaRegistryClient) 
 
 
 def test_current_schema_found_when_registered_with_other_formatting(
-    registry: MockSchemaRegistryClient,
+    registry: SchemaRegistryClient,
 ) -> None:
     # Apicurio's lookup compares raw text; another tool may have registered our schema
     # pretty-printed. The codec finds it among the subject's versions by JSON equality.
@@ -845,9 +842,7 @@ def strategy_for(t: Any, named: dict[str, Any] | None = None) -> st.SearchStrate
 
 @pytest.fixture(scope="module")
 def shared_codec() -> WireCodec:
-    c = WireCodec(MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"}))
-    c.register_all(compatibility=None)
-    return c
+    return mock_codec()
 
 
 PROPERTY_SETTINGS = settings(
@@ -940,7 +935,7 @@ def test_property_mutated_valid_records(
 def test_parsed_schemas_expose_what_callers_need() -> None:
     intent: ParsedSchema = SCHEMAS["intent"]
     assert intent.fullname == "io.consentgate.SendIntent"
-    assert intent.pii_fields == {"address", "body"}
+    assert intent.pii_fields == {"address", "body", "subject"}
     assert intent.timestamp_fields == {"at"}
     assert "region" in intent.fields and "id" in intent.required
 

@@ -57,3 +57,38 @@ def test_configuration_reference_is_current():
     assert (ROOT / "docs" / "configuration.md").read_text() == render_markdown(), (
         "run `make docs` to regenerate docs/configuration.md"
     )
+
+
+@pytest.mark.parametrize(
+    "name,value,says",
+    [
+        ("CONSENTGATE_LOG_LEVEL", "verbose", "not one of debug"),
+        ("CONSENTGATE_EVENT_LOOP", "trio", "not one of uvloop"),
+        ("CONSENTGATE_STORE", "redis://", "not one of rocksdb://"),
+        ("CONSENTGATE_DOUBLE_OPT_IN_CHANNELS", "email,pigeon", "pigeon is not one of"),
+        ("CONSENTGATE_PARTITIONS", "0", "between 1 and 10000"),
+        ("CONSENTGATE_WEB_PORT", "70000", "between 1 and 65535"),
+        ("CONSENTGATE_ORDERING_MAX_WAIT_S", "inf", "infinity"),
+        ("CONSENTGATE_ORDERING_MAX_WAIT_S", "nan", "NaN"),
+        ("CONSENTGATE_OPTOUT_CONFIRMATION_WINDOW_S", "0", "between 1 and"),
+        ("CONSENTGATE_FIRST_PARTY", "\u200b", "ZERO WIDTH SPACE"),
+    ],
+)
+def test_enum_settings_and_numbers_are_checked_with_the_variable_named(name, value, says):
+    with pytest.raises(SettingsError, match=name) as caught:
+        Settings.from_env({name: value})
+    assert says in str(caught.value)
+
+
+def test_enum_settings_are_read_in_any_case_and_kept_lower_case():
+    settings = Settings.from_env(
+        {
+            "CONSENTGATE_LOG_LEVEL": "WARNING",
+            "CONSENTGATE_EVENT_LOOP": "AsyncIO",
+            "CONSENTGATE_DOUBLE_OPT_IN_CHANNELS": "Email, SMS",
+            "CONSENTGATE_FIRST_PARTY": " Company ",
+        }
+    )
+    assert (settings.log_level, settings.event_loop) == ("warning", "asyncio")
+    assert settings.policy.double_opt_in_channels == frozenset({"email", "sms"})
+    assert settings.policy.first_party == "company"

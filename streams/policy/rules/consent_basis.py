@@ -5,7 +5,9 @@ jurisdiction table lists it for the intent's jurisdiction, and only for the part
 the row names: implied consent (purchase, inquiry) in Canada, the soft opt-in for the first party
 on email, sms and mms in the UK, Ireland and Switzerland. Elsewhere the gate fails closed rather
 than treating an implied consent as an explicit one. How long an accepted basis lasts is the next
-rule's (consent_expiry).
+rule's (consent_expiry). Where the number's country differs from the declared jurisdiction, the
+basis must be accepted in both (issue 11 §6): an implied grant declared `CA` for a US number is not
+consent.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ STATEMENT: Final = (
 def grant_check(grant: CandidateGrant, ctx: Context) -> str | None:
     if grant.basis == EXPRESS:
         return None
-    jurisdiction = ctx.jurisdiction()
-    rule = None if jurisdiction is None else jurisdiction.basis_rule.get(grant.basis)
-    if rule is None or not rule.accepts(ctx.intent.channel, ctx.is_first_party):
+    jurisdictions = ctx.jurisdictions()
+    if not jurisdictions:
         return RULE_ID
+    for jurisdiction in jurisdictions:  # the declared one and the number's own: both must accept
+        rule = jurisdiction.basis_rule.get(grant.basis)
+        if rule is None or not rule.accepts(ctx.intent.channel, ctx.is_first_party):
+            return RULE_ID
     return None
 
 
@@ -99,4 +104,6 @@ CASES: Final = (
          consent(0, channel="voice", basis="soft_opt_in", jurisdiction="GB",
                  address="+447911123456"),
          intent(1, channel="voice", jurisdiction="GB", address="+447911123456")),
+    deny("implied consent declared in Canada for a US number", RULE_ID,
+         consent(0, basis="implied_purchase", jurisdiction="CA"), intent(1, jurisdiction="CA")),
 )  # fmt: skip

@@ -5,6 +5,9 @@ A basis the jurisdiction accepts may have a lapse period in the table, counted f
 inquiry in Canada, 12 months for the soft opt-in in Ireland. At the intent's `at` the grant is
 expired when that period has run out (the grant is still good at the very instant it ends).
 Express consent has no lapse. A basis the jurisdiction does not accept is consent_basis's concern.
+Where the number's country's rules apply as well (context.jurisdictions), the first lapse wins.
+Lapse ends are epoch milliseconds clamped to year 9999 (times.add_months), so a grant near the end
+of the calendar never overflows: its lapse simply does not end before every instant a record has.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ STATEMENT: Final = (
 def grant_check(grant: CandidateGrant, ctx: Context) -> str | None:
     if grant.basis == EXPRESS:
         return None
-    jurisdiction = ctx.jurisdiction()
-    rule = None if jurisdiction is None else jurisdiction.basis_rule.get(grant.basis)
-    if rule is None or rule.lapse is None:
-        return None
-    return RULE_ID if ctx.at_ms > rule.lapse.end_ms(grant.at) else None
+    for jurisdiction in ctx.jurisdictions():  # declared and the number's own: the shorter lapse
+        rule = jurisdiction.basis_rule.get(grant.basis)
+        if rule is not None and rule.lapse is not None and ctx.at_ms > rule.lapse.end_ms(grant.at):
+            return RULE_ID
+    return None
 
 
 def check(ctx: Context) -> str | None:

@@ -14,8 +14,9 @@ RULE_ID: Final = CONSENT_UNCONFIRMED
 ALLOWS: Final[tuple[str, ...]] = ()
 APPLIES_TO: Final = frozenset({"promotional"})
 STATEMENT: Final = (
-    "On configured channels (email), an express grant needs a confirm at or after it, both later "
-    "than every covering opt-out (policy 5: 'double-opt-in process or equivalent')."
+    "On configured channels (email), an express grant needs a confirm at or after it and at or "
+    "before the intent, both later than every covering opt-out (policy 5: 'double-opt-in process "
+    "or equivalent')."
 )
 
 
@@ -54,10 +55,20 @@ def explain(ctx: Context) -> Why:
             by = f"confirm {confirm}" if confirm else "a confirm"
             parts.append(f"{name} is confirmed by {by} ({when(line.confirmed_at)})")
         else:
-            parts.append(f"{name} has no confirm at or after it")
+            parts.append(f"{name} has no confirm at or after it{_later_confirm(ctx, grant.at)}")
     if not parts:
         return Why("no grant to confirm (see the consent rule)")
     return Why("; ".join(parts), tuple(relied))
+
+
+def _later_confirm(ctx: Context, grant_at: int) -> str:
+    """Words for a confirm of this grant that is held but dated after the intent."""
+    full = ctx.state.base
+    line = None if full is None else full.consents.get((ctx.intent.channel, ctx.intent.sender))
+    later = [c.at for c in line.confirms if c.at > ctx.at_ms] if line is not None else []
+    if not later or min(later) < grant_at:
+        return ""
+    return f" as of the intent (a confirm dated {when(min(later))}, after it, does not count)"
 
 
 E = "email"
@@ -72,6 +83,8 @@ CASES: Final = (
     allow("confirm arriving before its earlier-dated grant", "CONSENT_VALID",
           consent(5, channel=E, action="confirm"), consent(0, channel=E), intent(6, channel=E)),
     allow("sms needs no confirmation", "CONSENT_VALID", consent(0), intent(1)),
+    deny("a confirm dated after the intent does not count for it", RULE_ID,
+         consent(0, channel=E), consent(9, channel=E, action="confirm"), intent(6, channel=E)),
     deny("grant without confirm", RULE_ID, consent(0, channel=E), intent(1, channel=E)),
     deny("confirm before the grant confirms nothing", RULE_ID,
          consent(0, channel=E, action="confirm"), consent(5, channel=E), intent(6, channel=E)),

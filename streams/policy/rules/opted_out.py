@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from streams.policy.context import Context
+from streams.policy.context import Context, CoveringOptOut
 from streams.policy.findings import Why, party_text, when
 from streams.policy.reasons import OPTED_OUT
 from streams.policy.rules.cases import allow, consent, deny, intent, optout
@@ -14,8 +14,9 @@ ALLOWS: Final[tuple[str, ...]] = ()
 APPLIES_TO: Final = frozenset({"promotional"})
 STATEMENT: Final = (
     "A promotional message is denied when an opt-out covering this sender (its party or every "
-    "party) and recipient exists and no grant is later than it (policy 6: 'Once an individual opts "
-    "out, we will not send further promotional messages')."
+    "party) and recipient is held, whatever its date (one dated after the intent counts as of the "
+    "intent), and no grant at or before the intent is later than it (policy 6: 'Once an "
+    "individual opts out, we will not send further promotional messages')."
 )
 
 
@@ -31,10 +32,12 @@ def explain(ctx: Context) -> Why:
     if found is None:
         return Why(f"no opt-out from {intent.sender} or every party on "
                    f"{', '.join(ctx.covering_channels())} is on record")  # fmt: skip
-    optout_id = ctx.optout_id(found)
+    dated = _dated_at(ctx, found)
+    optout_id = ctx.optout_id(found) if dated == found.at else _held_id(ctx, found, dated)
     name = f"opt-out {optout_id}" if optout_id else "an opt-out"
-    said = (f"{name} ({found.channel}, from {party_text(found.party)}, {when(found.at)}) covers "
-            f"{intent.sender} on {intent.channel}")  # fmt: skip
+    after = ", after the intent: it counts as of the intent" if dated > found.at else ""
+    said = (f"{name} ({found.channel}, from {party_text(found.party)}, {when(dated)}{after}) "
+            f"covers {intent.sender} on {intent.channel}")  # fmt: skip
     relied = [optout_id] if optout_id else []
     later = ctx.candidate_grants()
     if not later:
@@ -44,6 +47,24 @@ def explain(ctx: Context) -> Why:
         relied.append(grant_id)
     grant = f"grant {grant_id}" if grant_id else "a grant"
     return Why(f"{said}, but {grant} ({when(later[-1].at)}) is later", tuple(relied))
+
+
+def _dated_at(ctx: Context, found: CoveringOptOut) -> int:
+    """The opt-out's own `at`: an as-of view shows one dated after the intent at the intent's."""
+    full = ctx.state.base
+    if full is None:
+        return found.at
+    return full.optouts.get((found.channel, found.party), found.at)
+
+
+def _held_id(ctx: Context, found: CoveringOptOut, dated: int) -> str | None:
+    found_id = ctx.ref("optout", found.channel, found.party, dated)
+    if found_id is not None or ctx.state.base is None:
+        return found_id
+    for mark in ctx.state.base.recent_optouts:
+        if (mark.at, mark.channel, mark.party) == (dated, found.channel, found.party):
+            return mark.id
+    return None
 
 
 P = "acme-partner"

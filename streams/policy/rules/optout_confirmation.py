@@ -8,26 +8,37 @@ from streams.policy.context import Context
 from streams.policy.findings import Why, party_text, when
 from streams.policy.reasons import CONFIRMATION_NOT_ALLOWED, OPTOUT_CONFIRMATION
 from streams.policy.rules.cases import allow, consent, deny, intent, optout
-from streams.policy.state import RecipientState
+from streams.policy.state import OptOutMark, RecipientState
 
 RULE_ID: Final = CONFIRMATION_NOT_ALLOWED
 ALLOWS: Final = (OPTOUT_CONFIRMATION,)
 APPLIES_TO: Final = frozenset({"optout_confirmation"})
 STATEMENT: Final = (
-    "An opt-out confirmation needs a covering opt-out at most the window before it (24 h by "
+    "An opt-out confirmation needs a covering opt-out at or before it, at most the window before "
+    "it (24 h by "
     "default; 5 minutes on US sms, mms and voice, OPTOUT_CONFIRMATION_WINDOW), not yet confirmed "
     "(policy 6: no further messages 'except those necessary to confirm the opt-out')."
 )
 
 
 def check(ctx: Context) -> str:
-    return OPTOUT_CONFIRMATION if ctx.confirmable_optout() is not None else RULE_ID
+    return OPTOUT_CONFIRMATION if _confirms(ctx) is not None else RULE_ID
+
+
+def _confirms(ctx: Context) -> OptOutMark | None:
+    """The opt-out this intent confirms: dated at or before it (the as-of view holds no other)
+    and within the window, also when this very intent id confirmed it before, so that an intent
+    reusing a confirmation's id cannot pass outside the window."""
+    mark = ctx.confirmable_optout()
+    if mark is None or not 0 <= ctx.at_ms - mark.at <= ctx.confirmation_window_ms():
+        return None
+    return mark
 
 
 def on_allow(ctx: Context) -> RecipientState | None:
     """Record which intent confirmed the opt-out, so no second confirmation passes and a
     reprocessed copy of this intent is allowed again."""
-    mark = ctx.confirmable_optout()
+    mark = _confirms(ctx)
     if mark is None or mark.confirmed_by == ctx.intent.id:
         return None
     return ctx.state.with_confirmation(mark.id, ctx.intent.id)
@@ -36,7 +47,7 @@ def on_allow(ctx: Context) -> RecipientState | None:
 def explain(ctx: Context) -> Why:
     intent = ctx.intent
     window_ms = ctx.confirmation_window_ms()
-    mark = ctx.confirmable_optout()
+    mark = _confirms(ctx)
     if mark is not None:
         return Why(f"confirms opt-out {mark.id} ({mark.channel}, {party_text(mark.party)}, "
                    f"{when(mark.at)}), {_span(ctx.at_ms - mark.at)} after it, within the "
@@ -55,6 +66,12 @@ def explain(ctx: Context) -> Why:
         else:
             reasons.append(f"opt-out {m.id} ({when(m.at)}) is {_span(ctx.at_ms - m.at)} old, "
                            f"more than the {_span(window_ms)} window")  # fmt: skip
+    full = ctx.state.base
+    for m in () if full is None else full.recent_optouts:
+        if m.at > ctx.at_ms and m.channel in channels and m.party in (None, intent.sender):
+            relied.append(m.id)
+            reasons.append(f"opt-out {m.id} is dated {when(m.at)}, after this confirmation: a "
+                           "confirmation confirms only an opt-out at or before it")  # fmt: skip
     if not reasons:
         return Why(f"no opt-out from {intent.sender} on {', '.join(channels)} is on record to "
                    "confirm")  # fmt: skip
@@ -85,6 +102,8 @@ CASES: Final = (
          intent(12, category="optout_confirmation", body=_BODY)),
     deny("too late", RULE_ID, optout(0, channel="email"),
          intent(24 * 60 + 1, channel="email", category="optout_confirmation")),
+    deny("an opt-out dated after the confirmation is not confirmed by it", RULE_ID,
+         consent(0), optout(20), intent(11, category="optout_confirmation", body=_BODY)),
     deny("opt-out from another party", RULE_ID,
          optout(0, party="acme-partner"), intent(1, category="optout_confirmation", body=_BODY)),
     deny("opt-out on another channel", RULE_ID,

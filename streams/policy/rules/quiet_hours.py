@@ -7,7 +7,13 @@ country's. The subdivision is the intent's `region`, else the one the number's a
 window it could be under: the country's and each subdivision's.
 
 Local time (recipient.py): the intent's `timezone`, else every zone the number's prefix maps to;
-the intent must be inside the window in all of them. A window includes its start and excludes its
+the intent must be inside the window in all of them.
+
+Declared fields cannot switch a window off (issue 11 §6): where a number's own country differs
+from the declared jurisdiction, the windows of both countries bind; a declared `region` that the
+number's area code contradicts binds together with the area code's state; a declared `timezone`
+the number's prefix contradicts counts together with the prefix's zones. An instant whose local
+time would fall outside years 1-9999 fails closed. A window includes its start and excludes its
 end. Where a window applies and the local time cannot be told (an unknown zone name, a prefix
 mapped to Etc/Unknown, an email address), the gate fails closed: QUIET_HOURS, with the verdict's
 detail saying why. A channel with no window (email everywhere; sms in Canada) is not checked.
@@ -63,20 +69,34 @@ def _resolved(
     timezone: str | None,
 ) -> tuple[tuple[QuietHours, ...], tuple[tuple[str, ZoneInfo], ...] | str]:
     """The binding windows and the recipient's time zones (or why they cannot be told), worked
-    out once per recipient and kept: decide() then only converts the instant and compares."""
-    binding = table.bindings.get((jurisdiction, channel))
-    if binding is None:
-        return (), ()
+    out once per recipient and kept: decide() then only converts the instant and compares.
+
+    Declared fields add windows, never remove them (issue 11 §6): a number's own country (when
+    the table has it) brings its windows beside the declared jurisdiction's, and a declared
+    `region` the number's area code contradicts binds together with the area code's state."""
     phone = channel in PHONE_CHANNELS
-    if binding.regional:
-        code = region if region is not None else (
-            number_facts(address).subdivision if phone else None)  # fmt: skip
-        if code is not None and not code.startswith(jurisdiction):
-            code = None  # a subdivision of another country: this country's state is unknown
-        found = binding.windows(code)
-    else:
-        found = binding.national
-    return found, zones_for(channel, address, timezone, phone)
+    facts = number_facts(address) if phone else None
+    countries = [jurisdiction]
+    if facts is not None and facts.country not in (None, jurisdiction):
+        countries.append(facts.country)
+    found: list[QuietHours] = []
+    for country in countries:
+        binding = table.bindings.get((country, channel))
+        if binding is None:
+            continue
+        if binding.regional:
+            codes = {region} if region is not None and country == jurisdiction else set()
+            told = facts.subdivision if facts is not None else None
+            if told is not None and told.startswith(country + "-"):
+                codes.add(told)
+            chosen = binding.windows(None) if not codes else tuple(
+                w for code in sorted(codes) for w in binding.windows(code))  # fmt: skip
+        else:
+            chosen = binding.national
+        found.extend(w for w in chosen if w not in found)
+    if not found:
+        return (), ()
+    return tuple(found), zones_for(channel, address, timezone, phone)
 
 
 def check(ctx: Context) -> str | None:
@@ -92,7 +112,11 @@ def check(ctx: Context) -> str | None:
         return RULE_ID
     at = intent.at
     for name, tz in zones:
-        local = at.astimezone(tz)
+        try:  # times.local_time, inlined: this is the hot path
+            local = at.astimezone(tz)
+        except (OverflowError, ValueError):  # the first or last hours of year 1 or 9999
+            ctx.note(f"{RULE_ID}: the intent's time in {name} is outside years 1-9999")
+            return RULE_ID
         weekday = local.weekday()
         minute = local.hour * 60 + local.minute
         for window in binding:
@@ -112,9 +136,13 @@ def explain(ctx: Context) -> Why:
     binding = windows(ctx)
     if not binding:
         return Why(f"no quiet hours for {intent.channel} in {intent.jurisdiction}")
-    regional = ctx.table.bindings[(intent.jurisdiction, intent.channel)].regional
+    own = ctx.table.bindings.get((intent.jurisdiction, intent.channel))
+    regional = {} if own is None else own.regional
     code, how = ctx.subdivision()
-    if not regional:
+    if len({w.jurisdiction[:2] for w in binding}) > 1:
+        whose = (f"the number's country and the declared {intent.jurisdiction} both bind: "
+                 f"{', '.join(w.jurisdiction for w in binding)}")  # fmt: skip
+    elif not regional:
         whose = f"the {intent.jurisdiction} window"
     elif code is not None and code.startswith(intent.jurisdiction):
         whose = (f"{code} (from {how}) has its own window" if code in regional
@@ -149,7 +177,7 @@ TOLL_FREE = "+18005550100"  # every NANP zone, no state
 
 def _sms(minutes: float, address: str = SF, **extra: Any) -> tuple[dict[str, Any], ...]:
     """A grant and a promotional sms `minutes` after the cases' base (Monday 18:00 UTC)."""
-    return consent(-60, address=address, **extra), intent(minutes, address=address, **extra)
+    return consent(-24 * 60, address=address, **extra), intent(minutes, address=address, **extra)
 
 
 H = 60
@@ -168,8 +196,15 @@ CASES: Final = (
     deny("US sms at 21:00 sharp (end excluded)", RULE_ID, *_sms(10 * H)),
     deny("US sms at 07:59", RULE_ID, *_sms(-3 * H - 1)),
     deny("Florida 20:00 by the number's area code", RULE_ID, *_sms(6 * H, address=MIAMI)),
-    deny("the intent's timezone wins over the prefix", RULE_ID,
-         *_sms(7 * H + 30, timezone="America/New_York")),
+    deny("a declared timezone the prefix contradicts: both clocks count (LA 18:30 is fine, "
+         "New York 21:30 is not)", RULE_ID, *_sms(7 * H + 30, timezone="America/New_York")),
+    deny("a declared timezone the prefix contradicts: both clocks count (New York 09:00 is "
+         "fine, LA 06:00 is not)", RULE_ID, *_sms(-5 * H, timezone="America/New_York")),
+    deny("a declared region the area code contradicts: both states' windows (Florida's 20:00 "
+         "end binds a Florida number declared Texas)", RULE_ID,
+         *_sms(6 * H + 30, address=MIAMI, region="US-TX", timezone="America/New_York")),
+    deny("a US number declared Canada: US sms hours still bind", RULE_ID,
+         *_sms(10 * H, jurisdiction="CA")),
     deny("Texas Sunday 11:59", RULE_ID, *_sms(-H - 1 + 6 * 24 * H, address=DALLAS)),
     deny("Mississippi Sunday", RULE_ID,
          *_sms(6 * 24 * H, region="US-MS", timezone="America/Chicago")),

@@ -1,19 +1,17 @@
-"""Shared helpers of the policy tests: where the contract lives, and running records in memory."""
+"""Shared helpers of the policy tests: the scenario folders, and running records in memory."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from streams.policy.config import PolicyConfig
 from streams.policy.records import Verdict
 from streams.policy.replay import replay_objects
+from tests.data import scenario_dir
 
-REPO = Path(__file__).resolve().parents[3]
-SHARED = (REPO / ".." / "shared").resolve()
-SCENARIOS = SHARED / "contract" / "scenarios"
-JURISDICTION_SCENARIOS = SHARED / "contract" / "jurisdiction-scenarios"
+SCENARIOS = scenario_dir("scenarios")
+JURISDICTION_SCENARIOS = scenario_dir("jurisdiction-scenarios")
 CONFIG = PolicyConfig()
 
 

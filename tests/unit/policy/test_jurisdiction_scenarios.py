@@ -1,20 +1,21 @@
-"""The contract's jurisdiction scenarios (part 2), scored as conform.py scores them."""
+"""The contract's scenarios scored as the contract's conform.py scores them: the jurisdiction set
+(part 2) through the pure core, and every set through the `consentgate replay` command (the tool
+itself runs it in test_contract_drift.py, where the contract is at hand)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from streams.policy.records import Verdict
 from streams.policy.replay import LineError, replay_records
+from tests.data import SCENARIO_SETS, expected_verdicts, misses, replay_cli, scenario_files
 
-from .support import JURISDICTION_SCENARIOS, SCENARIOS
+from .support import JURISDICTION_SCENARIOS
 
-EVENT_FILES = sorted(JURISDICTION_SCENARIOS.glob("*.events.jsonl"))
+EVENT_FILES = scenario_files("jurisdiction-scenarios")
+EVERY_EVENT_FILE = [events for name in SCENARIO_SETS for events in scenario_files(name)]
 
 
 def test_jurisdiction_scenarios_are_there() -> None:
@@ -23,19 +24,13 @@ def test_jurisdiction_scenarios_are_there() -> None:
 
 @pytest.mark.parametrize("events", EVENT_FILES, ids=lambda p: p.name.split(".")[0])
 def test_jurisdiction_scenario(events: Path) -> None:
-    expected_path = events.with_name(events.name.replace(".events.", ".expected."))
-    expected = [json.loads(line) for line in expected_path.read_text().splitlines() if line.strip()]
+    expected = expected_verdicts(events)
     with events.open("rb") as lines:
         got = list(replay_records(lines))
     assert not [e for e in got if isinstance(e, LineError)], "every line of these files is valid"
     verdicts = [v for v in got if isinstance(v, Verdict)]
     assert [v.id for v in verdicts] == [e["id"] for e in expected], "one verdict per intent"
-    for verdict, want in zip(verdicts, expected, strict=True):
-        assert verdict.decision == want["decision"], (verdict, want)
-        if want["decision"] == "allow":
-            assert verdict.reason == want["reason"], (verdict, want)
-        else:
-            assert want["reason"] in verdict.reasons, (verdict, want)
+    assert misses([v.to_dict() for v in verdicts], expected) == []
 
 
 def test_quiet_hours_denials_say_why() -> None:
@@ -55,15 +50,23 @@ def test_quiet_hours_denials_say_why() -> None:
     assert by_id["m3"].detail is None
 
 
-@pytest.mark.parametrize("folder", [SCENARIOS, JURISDICTION_SCENARIOS], ids=["part1", "part2"])
-def test_conformance_tool_scores_every_scenario(folder: Path) -> None:
-    tool = SCENARIOS.parent.parent / "tools" / "conform.py"
-    command = [sys.executable, "-m", "streams", "replay"]
-    result = subprocess.run(
-        [sys.executable, str(tool), str(folder), "--", *command],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout
-    last = result.stdout.splitlines()[-1]
-    passed, total = last.removeprefix("conformance: ").split("/")
-    assert passed == total and int(total) > 0, last
+@pytest.mark.parametrize("events", EVERY_EVENT_FILE, ids=lambda p: p.name.split(".")[0])
+def test_the_replay_command_meets_every_expectation(events: Path) -> None:
+    expected = expected_verdicts(events)
+    got = replay_cli(events)
+    assert [v["id"] for v in got] == [e["id"] for e in expected], "one verdict per intent"
+    assert misses(got, expected) == []
+
+
+def test_the_scoring_rule_is_conform_pys() -> None:
+    allow = {"id": "m1", "decision": "allow", "reason": "CONSENT_VALID"}
+    deny = {"id": "m2", "decision": "deny", "reason": "NO_CONSENT"}
+    right = [
+        {**allow, "reasons": ["CONSENT_VALID"]},
+        {**deny, "reason": "OPTED_OUT", "reasons": ["OPTED_OUT", "NO_CONSENT"]},
+    ]
+    assert misses(right, [allow, deny]) == []
+    wrong_reason = [{**allow, "reason": "TRANSACTIONAL", "reasons": ["CONSENT_VALID"]}]
+    assert [m.split(":")[0] for m in misses(wrong_reason, [allow, deny])] == ["m1", "m2"]
+    flipped = [{**allow, "decision": "deny", "reasons": ["CONSENT_VALID"]}]
+    assert len(misses(flipped, [allow])) == 1

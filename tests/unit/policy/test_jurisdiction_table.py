@@ -46,6 +46,14 @@ def test_the_contract_defaults_are_all_there() -> None:
     assert TABLE.version
 
 
+PART_ONE_ONLY = frozenset({"OM"})
+
+
+@pytest.mark.parametrize("code", sorted(PART_ONE_ONLY))
+def test_countries_with_only_part_one_rules_are_listed(code: str) -> None:
+    assert code in TABLE.entries
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.code)
 def test_every_entry_is_well_formed(entry) -> None:  # type: ignore[no-untyped-def]
     code = entry.code
@@ -56,7 +64,10 @@ def test_every_entry_is_well_formed(entry) -> None:  # type: ignore[no-untyped-d
     if entry.is_subdivision:
         assert entry.country in TABLE.entries, "a subdivision's country is in the table too"
         assert not (entry.consent_bases or entry.optout_confirmation or entry.covered_together)
-    assert entry.quiet_hours or entry.consent_bases or entry.optout_confirmation
+    if code in PART_ONE_ONLY:  # listed so its intents are valid; no rules beyond part 1
+        assert not (entry.quiet_hours or entry.consent_bases or entry.optout_confirmation)
+    else:
+        assert entry.quiet_hours or entry.consent_bases or entry.optout_confirmation
     for window in entry.quiet_hours:
         assert window.channels and set(window.channels) <= CHANNELS
         assert len(window.days) == 7

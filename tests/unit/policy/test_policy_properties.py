@@ -1,12 +1,13 @@
 """Properties over random record histories, checked against a naive reading of the contract.
 
-The naive oracle keeps every record and re-reads the whole history for each intent; the engine
-keeps a compact state. They must agree (exactly while no cap is exceeded; beyond the caps the engine
-may only be stricter).
+The naive oracle keeps every record and re-reads the whole history for each intent, as of the
+intent's `at`; the engine keeps a compact state. They must agree (exactly while no cap is exceeded;
+beyond the caps the engine may only be stricter).
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -25,10 +26,12 @@ from streams.policy.records import (
     parse_record,
 )
 from streams.policy.replay import replay_records
-from streams.policy.rules.cases import at
+from streams.policy.rules.cases import BASE, at
 from streams.policy.state import (
+    CONFIRMS_KEPT,
     EMPTY_STATE,
     GRANTS_KEPT,
+    SIGNED_KEPT,
     Agreements,
     RecipientState,
     apply,
@@ -109,7 +112,8 @@ histories = st.lists(
 
 
 class Oracle:
-    """The contract read literally over the full history: every record kept, nothing derived."""
+    """The contract read literally over the full history: every record kept, nothing derived,
+    as of each intent's `at` (contract, "As of the intent")."""
 
     def __init__(self) -> None:
         self.records: list[Any] = []
@@ -121,16 +125,19 @@ class Oracle:
         reasons = []
         if intent.sender != CONFIG.first_party and not self.agreement_in_force(intent):
             reasons.append("THIRD_PARTY_NO_AGREEMENT")
+        # every held opt-out counts; one dated after the intent as if at the intent's `at`
         covering = [
-            r.at for r in self.records
+            min(r.at, intent.at) for r in self.records
             if isinstance(r, OptOutRecord) and r.channel == intent.channel
             and r.party in (None, intent.sender)
         ]  # fmt: skip
         latest_optout = max(covering, default=None)
+        # grants and confirms count only when dated at or before the intent
         mine = [
             r for r in self.records
             if isinstance(r, ConsentRecord) and r.channel == intent.channel
-            and r.party == intent.sender and (latest_optout is None or r.at > latest_optout)
+            and r.party == intent.sender and r.at <= intent.at
+            and (latest_optout is None or r.at > latest_optout)
         ]  # fmt: skip
         grants = [r.at for r in mine if r.action == "grant"]
         confirms = [r.at for r in mine if r.action == "confirm"]
@@ -147,22 +154,41 @@ class Oracle:
         return reasons
 
     def agreement_in_force(self, intent: SendIntent) -> bool:
-        last = [
-            r for r in self.records if isinstance(r, PartnerRecord) and r.party == intent.sender
-        ]
-        if not last:
+        """The held record with the latest `at`, `revoked` winning ties: a signed record counts
+        when dated at or before the intent, a revocation whatever its date (after: as at it)."""
+        held = [
+            (min(r.at, intent.at) if r.agreement == "revoked" else r.at, r)
+            for r in self.records
+            if isinstance(r, PartnerRecord) and r.party == intent.sender
+            and (r.agreement == "revoked" or r.at <= intent.at)
+        ]  # fmt: skip
+        if not held:
             return False
-        agreement = last[-1]
-        return agreement.agreement == "signed" and (
-            agreement.expires is None or intent.at < agreement.expires
-        )
+        latest = max(at for at, _ in held)
+        tied = [r for at, r in held if at == latest]
+        if any(r.agreement == "revoked" for r in tied):
+            return False
+        # two signed records at one instant: the stricter expiry holds
+        return all(r.expires is None or intent.at < r.expires for r in tied)
 
     def within_caps(self) -> bool:
-        counts: dict[tuple[str, str], int] = {}
+        """No key ever held more distinct entries than the state keeps (beyond, it may be
+        stricter)."""
+        grants: dict[tuple[str, str, str], set[Any]] = {}
+        confirms: dict[tuple[str, str], set[Any]] = {}
+        signed: dict[str, set[Any]] = {}
         for r in self.records:
             if isinstance(r, ConsentRecord) and r.action == "grant":
-                counts[(r.channel, r.party)] = counts.get((r.channel, r.party), 0) + 1
-        return all(n <= GRANTS_KEPT for n in counts.values())
+                grants.setdefault((r.channel, r.party, r.basis), set()).add(r.at)
+            elif isinstance(r, ConsentRecord):
+                confirms.setdefault((r.channel, r.party), set()).add(r.at)
+            elif isinstance(r, PartnerRecord) and r.agreement == "signed":
+                signed.setdefault(r.party, set()).add(r.at)
+        return (
+            all(len(v) <= GRANTS_KEPT for v in grants.values())
+            and all(len(v) <= CONFIRMS_KEPT for v in confirms.values())
+            and all(len(v) <= SIGNED_KEPT for v in signed.values())
+        )
 
 
 class Gate:
@@ -172,11 +198,13 @@ class Gate:
         self.states: dict[str, RecipientState] = {}
         self.agreements = Agreements()
 
-    def feed(self, record: Any) -> Verdict | None:
+    def feed(self, record: Any, received_at: datetime | None = None) -> Verdict | None:
         if isinstance(record, PartnerRecord):
-            self.agreements = self.agreements.apply(record)
+            self.agreements = self.agreements.apply(record, received_at)
         elif isinstance(record, ConsentRecord | OptOutRecord):
-            self.states[record.address] = apply(self.states.get(record.address), record, CONFIG)
+            self.states[record.address] = apply(
+                self.states.get(record.address), record, CONFIG, received_at
+            )
         else:
             decision = decide(record, self.states.get(record.address), self.agreements, CONFIG,
                               now=record.at)  # fmt: skip
@@ -215,6 +243,45 @@ def test_promotional_verdicts_match_the_contract_read_literally(
                 assert expected == [], (record, verdict, expected)
             elif oracle.within_caps():
                 assert list(verdict.reasons) == expected, (record, verdict)
+        oracle.add(record)
+
+
+@st.composite
+def out_of_order_histories(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Records whose arrival order is not their date order: state records dated up to 12 minutes
+    (grants dated after every intent among them), intents dated up to 8, all shuffled, so opt-outs
+    arrive late, agreement records out of order and grants before the date they take effect."""
+    later = st.integers(min_value=0, max_value=12)
+
+    def redated(record: dict[str, Any]) -> dict[str, Any]:
+        return {**record, "at": at(draw(later))}
+
+    state_records = draw(st.lists(st.one_of(consent_records(), consent_records(),
+                                            optout_records(), partner_records()),
+                                  max_size=18))  # fmt: skip
+    state_records = [redated(r) for r in state_records]
+    intents = draw(st.lists(intent_records(("promotional",)), min_size=1, max_size=5))
+    return with_ids(draw(st.permutations([*state_records, *intents])))
+
+
+@settings(max_examples=500, deadline=None)
+@given(out_of_order_histories(), st.lists(st.integers(0, 12), min_size=30, max_size=30))
+def test_no_promotional_allow_without_consent_valid_as_of_the_intent(
+    history: list[dict[str, Any]], receipt_minutes: list[int]
+) -> None:
+    """Whatever the receipt clock says (it picks what the caps keep), never more permissive."""
+    oracle, gate = Oracle(), Gate()
+    for raw, received in zip(history, receipt_minutes, strict=False):
+        record = parse_record(raw)
+        verdict = gate.feed(record, BASE + timedelta(minutes=received))
+        if isinstance(record, SendIntent):
+            assert verdict is not None
+            expected = oracle.promotional_reasons(record)
+            event(f"as-of {verdict.reason}")
+            if verdict.decision == "allow":
+                assert expected == [], (record, verdict, expected)
+            elif oracle.within_caps():
+                assert list(verdict.reasons) == expected, (record, verdict, expected)
         oracle.add(record)
 
 

@@ -15,6 +15,7 @@ from streams.policy.records import (
     SendIntent,
     Verdict,
     Violation,
+    effective_at,
     parse_record,
 )
 
@@ -103,7 +104,7 @@ def test_extra_and_future_fields_are_tolerated_and_kept() -> None:
         (_with(CONSENT, purpose="research"), "purpose 'research'", "c1"),
         (_with(CONSENT, action="withdraw"), "action 'withdraw'", "c1"),
         (_with(CONSENT, basis="legitimate_interest"), "basis", "c1"),
-        (_with(CONSENT, party=""), "party must be a non-empty string", "c1"),
+        (_with(CONSENT, party=""), "party: party id is empty", "c1"),
         (_with(CONSENT, address="not-a-number"), "address: phone number", "c1"),
         (_with(CONSENT, jurisdiction="USA"), "ISO 3166-1", "c1"),
         (
@@ -112,16 +113,29 @@ def test_extra_and_future_fields_are_tolerated_and_kept() -> None:
             "o1",
         ),
         (
-            _with(OPTOUT, channel="sms", address="(415) 555-0124", jurisdiction="USA"),
-            "ISO 3166-1",
+            _with(OPTOUT, channel="sms", address="(415) 555-0124", jurisdiction="ZZZ"),
+            "ISO 3166-1 country, and the address needs it",
             "o1",
         ),
         (_with(OPTOUT, channel="sms", address="+1 555", jurisdiction=...), "address: phone", "o1"),
-        (_with(OPTOUT, at=...), "at is required", "o1"),
         (_with(CONSENT, basis=""), "basis", "c1"),
         (_with(INTENT, region="CA-ON"), "not in jurisdiction US", "m1"),
         (_with(INTENT, region="US-"), "ISO 3166-2", "m1"),
         (_with(INTENT, region="US-ABCD"), "ISO 3166-2", "m1"),
+        (_with(INTENT, region="US-ZZ"), "not an ISO 3166-2 subdivision", "m1"),
+        (_with(INTENT, jurisdiction="DE"), "not in the jurisdiction table", "m1"),
+        (_with(INTENT, jurisdiction="USA"), "ISO 3166-1", "m1"),
+        (_with(INTENT, sender="a\u200bcme"), "sender: party id", "m1"),
+        (_with(INTENT, body="x" * (256 * 1024 + 1)), "body is 262145 characters", "m1"),
+        (_with(INTENT, subject=5), "subject must be a string", "m1"),
+        (_with(INTENT, subject="s" * 999), "subject is 999 characters", "m1"),
+        (_with(INTENT, campaign="c" * 257), "campaign is 257 characters", "m1"),
+        (_with(INTENT, id="i" * 257), "id is 257 characters", None),
+        (_with(PARTNER, agreement="Signed"), "agreement", "p1"),
+        (_with(PARTNER, at="2026-06-01T17:05:00"), "no time zone", "p1"),
+        (_with(CONSENT, at="2026-06-01T17:05:00"), "no time zone", "c1"),
+        (_with(CONSENT, channel="SMS"), "channel 'SMS'", "c1"),
+        (_with(OPTOUT, channel="pigeon"), "channel 'pigeon'", "o1"),
         (_with(OPTOUT, address="alice"), "address: email", "o1"),
         (_with(PARTNER, agreement="maybe"), "agreement", "p1"),
         (_with(PARTNER, expires="soon"), "expires", "p1"),
@@ -183,7 +197,7 @@ def test_optout_with_an_unknown_or_missing_method_is_honoured_as_other(method: o
      ("sms", "+1 (415) 555-0124", "+14155550124"),
      ("social_dm", " @alice ", "@alice")],
 )  # fmt: skip
-@pytest.mark.parametrize("jurisdiction", [..., None, "USA", 5])
+@pytest.mark.parametrize("jurisdiction", [..., None, "ZZ", 5])
 def test_optout_without_a_readable_jurisdiction_is_honoured_when_the_address_reads(
     channel: str, address: str, normalized: str, jurisdiction: object
 ) -> None:
@@ -191,6 +205,71 @@ def test_optout_without_a_readable_jurisdiction_is_honoured_when_the_address_rea
                                 jurisdiction=jurisdiction))  # fmt: skip
     assert isinstance(record, OptOutRecord)
     assert (record.address, record.jurisdiction) == (normalized, None)
+    assert any("jurisdiction" in repair for repair in record.repairs)
+
+
+@pytest.mark.parametrize(("given", "read"), [("USA", "US"), ("usa", "US"), (" us ", "US"),
+                                             ("CAN", "CA")])  # fmt: skip
+def test_optout_jurisdiction_alias_is_read_and_reported(given: str, read: str) -> None:
+    address = "(613) 555-0164" if read == "CA" else "(415) 555-0124"
+    record = parse_record(_with(OPTOUT, channel="sms", address=address, jurisdiction=given))
+    assert isinstance(record, OptOutRecord) and record.jurisdiction == read
+    assert record.repairs == (f"jurisdiction {given!r} read as {read}",)
+
+
+def test_a_clean_optout_has_no_repairs() -> None:
+    record = parse_record(OPTOUT)
+    assert isinstance(record, OptOutRecord) and record.repairs == ()
+
+
+@pytest.mark.parametrize(
+    "at", [..., None, "2026-06-01T17:00:00", 1780000000, "2026-06-30T23:59:60Z", "soon",
+           "0001-01-01T00:00:00+23:59"],
+)  # fmt: skip
+def test_optout_with_an_unreadable_at_takes_effect_when_received(at: object) -> None:
+    raw = _with(OPTOUT, at=at)
+    record = parse_record(raw)
+    assert isinstance(record, OptOutRecord) and record.at is None
+    assert len(record.repairs) == 1 and "when the gate received it" in record.repairs[0]
+    received = datetime(2026, 6, 2, 9, 30, 0, 123456, tzinfo=UTC)
+    assert effective_at(record, received) == datetime(2026, 6, 2, 9, 30, 0, 123000, tzinfo=UTC)
+    stamped = parse_record(raw, received_at=received)
+    assert stamped.at == datetime(2026, 6, 2, 9, 30, 0, 123000, tzinfo=UTC)
+
+
+def test_a_readable_at_is_kept_whatever_the_receipt_time() -> None:
+    record = parse_record(OPTOUT, received_at=datetime(2030, 1, 1, tzinfo=UTC))
+    assert record.at == datetime(2026, 6, 1, 17, 10, tzinfo=UTC)
+    assert effective_at(record, datetime(2030, 1, 1, tzinfo=UTC)) == record.at
+
+
+def test_revocation_is_applied_leniently_a_signature_is_not() -> None:
+    raw = _with(PARTNER, agreement=" REVOKED", at="2026-06-01T17:05:00", id=...,
+                expires="never", party=" ACME-Partner ")  # fmt: skip
+    record = parse_record(raw)
+    assert isinstance(record, PartnerRecord)
+    assert (record.agreement, record.party, record.at, record.expires) == (
+        "revoked", "acme-partner", None, None)  # fmt: skip
+    assert record.id.startswith("unidentified-") and len(record.repairs) == 4
+    with pytest.raises(InvalidRecord, match="no time zone"):
+        parse_record(_with(raw, agreement="signed", id="p2"))
+    with pytest.raises(InvalidRecord, match="party"):
+        parse_record(_with(raw, party="\u202e"))
+
+
+def test_subject_is_carried_on_intents() -> None:
+    record = parse_record(_with(INTENT, subject="Summer sale"))
+    assert isinstance(record, SendIntent) and record.subject == "Summer sale"
+    assert parse_record(INTENT).subject is None  # type: ignore[union-attr]
+
+
+def test_parties_are_canonical_on_every_record() -> None:
+    spellings = ("Acme-Partner", " acme-partner ", "ACME-PARTNER", "\uff41cme-partner")
+    for spelling in spellings:
+        assert parse_record(_with(CONSENT, party=spelling)).party == "acme-partner"  # type: ignore[union-attr]
+        assert parse_record(_with(OPTOUT, party=spelling)).party == "acme-partner"  # type: ignore[union-attr]
+        assert parse_record(_with(PARTNER, party=spelling)).party == "acme-partner"  # type: ignore[union-attr]
+        assert parse_record(_with(INTENT, sender=spelling)).sender == "acme-partner"  # type: ignore[union-attr]
 
 
 def test_not_an_object() -> None:

@@ -13,6 +13,7 @@ from streams.policy.state import (
     EMPTY_STATE,
     GRANTS_KEPT,
     RECENT_OPTOUTS_KEPT,
+    STATE_FORMAT,
     Agreements,
     ConsentLine,
     Grant,
@@ -128,7 +129,7 @@ def test_encoding_round_trips_and_is_small() -> None:
     )  # fmt: skip
     state = state.with_confirmation(state.recent_optouts[0].id, "m-9")
     data = encode_state(state)
-    assert data[0] == 1
+    assert data[0] == STATE_FORMAT == 2
     assert decode_state(data) == state
     assert len(data) < 400
     assert decode_state(encode_state(EMPTY_STATE)) == EMPTY_STATE
@@ -148,7 +149,7 @@ def _partner(raw: dict[str, Any]) -> PartnerRecord:
     return record
 
 
-def test_agreements_follow_arrival_order_and_ignore_redelivery() -> None:
+def test_agreements_follow_their_dates_and_ignore_redelivery() -> None:
     signed, revoked = _partner(partner(0)), _partner(partner(1, agreement="revoked"))
     agreements = Agreements().apply(signed)
     assert agreements["acme-partner"].in_force(ms(0))

@@ -14,6 +14,7 @@ from streams.policy.records import SendIntent, Verdict, parse_record
 from streams.policy.replay import replay_records
 from streams.policy.rules import PARAMETER_RULES, RULES, rules_for
 from streams.policy.state import EMPTY_STATE
+from tests.builders import intent
 
 from .support import JURISDICTION_SCENARIOS, SCENARIOS
 
@@ -224,21 +225,9 @@ def test_explain_agrees_with_replay_on_every_public_intent(
 
 
 def test_explain_without_provenance_still_explains() -> None:
-    raw = {
-        "type": "intent",
-        "id": "m",
-        "at": "2026-06-01T18:00:00Z",
-        "channel": "sms",
-        "address": "+14155550101",
-        "sender": "company",
-        "category": "promotional",
-        "has_opt_out": True,
-        "jurisdiction": "US",
-        "body": "20% off! Reply STOP to opt out.",
-    }
-    intent = parse_record(raw)
-    assert isinstance(intent, SendIntent)
-    explanation = explain(intent, EMPTY_STATE, {}, PolicyConfig())
+    parsed = parse_record(intent(id="m"))
+    assert isinstance(parsed, SendIntent)
+    explanation = explain(parsed, EMPTY_STATE, {}, PolicyConfig())
     assert explanation.verdict.reason == "NO_CONSENT"
     assert [f.rule for f in explanation.findings][:2] == ["THIRD_PARTY_NO_AGREEMENT", "OPTED_OUT"]
     assert explanation.to_dict()["verdict"]["id"] == "m"
@@ -256,9 +245,9 @@ def test_explain_agrees_with_decide_on_every_rule_case(item: tuple[object, objec
     replay = Replay(PolicyConfig())
     for number, record in enumerate(case.records[:-1]):  # type: ignore[attr-defined]
         replay.feed(record, number)
-    intent = parse_record(case.intent)  # type: ignore[attr-defined]
-    assert isinstance(intent, SendIntent)
-    result = explain(intent, replay.states.get(intent.address), replay.agreements, replay.config)
+    parsed = parse_record(case.intent)  # type: ignore[attr-defined]
+    assert isinstance(parsed, SendIntent)
+    result = explain(parsed, replay.states.get(parsed.address), replay.agreements, replay.config)
     assert all(finding.because for finding in result.findings)
     denied = {code for f in result.findings if f.outcome == "deny" for code in f.codes}
     expected = set(result.verdict.reasons) if result.verdict.decision == "deny" else set()

@@ -4,34 +4,24 @@ from __future__ import annotations
 
 import io
 import struct
-import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from confluent_kafka.schema_registry import Schema
-from confluent_kafka.schema_registry._sync.mock_schema_registry_client import (
-    MockSchemaRegistryClient,
-)
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import schemaless_writer
 
+from connectors.producer import wire_record
 from streams import topics
 from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide
 from streams.policy.records import ConsentRecord, SendIntent, parse_record
 from streams.policy.state import apply
 from streams.serdes import WireCodec, load_history
-
-AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
-
-
-def _codec() -> tuple[WireCodec, MockSchemaRegistryClient]:
-    registry = MockSchemaRegistryClient({"url": f"mock://{uuid.uuid4().hex}"})
-    codec = WireCodec(registry, topic_prefix="t.")
-    codec.register_all(compatibility=None)  # the mock has no compatibility endpoint
-    return codec, registry
+from tests.builders import consent, intent, mock_codec, mock_registry
 
 
-def _v1_bytes(codec: WireCodec, registry: MockSchemaRegistryClient, name: str,
-              spec: topics.TopicSpec, record: dict[str, object]) -> bytes:  # fmt: skip
+def _v1_bytes(codec: WireCodec, registry: SchemaRegistryClient, name: str,
+              spec: topics.TopicSpec, record: dict[str, Any]) -> bytes:  # fmt: skip
     v1 = load_history()[name]
     schema_id = registry.register_schema(codec.subject(spec), Schema(v1.text, "AVRO"))
     out = io.BytesIO()
@@ -40,22 +30,19 @@ def _v1_bytes(codec: WireCodec, registry: MockSchemaRegistryClient, name: str,
 
 
 def test_a_v1_consent_decodes_parses_and_decides_as_express() -> None:
-    codec, registry = _codec()
-    consent = {"id": "c1", "at": AT, "channel": "sms", "address": "+14155550101",
-               "party": "company", "purpose": "marketing", "action": "grant",
-               "evidence": {"source": "web_form"}, "jurisdiction": "US"}  # fmt: skip
+    registry = mock_registry()
+    codec = mock_codec(registry, topic_prefix="t.")
+    v1_consent = wire_record(consent(at=datetime(2026, 6, 1, 16, 0, tzinfo=UTC)))
     decoded = codec.decode(topics.CONSENT, _v1_bytes(codec, registry, "consent.v1",
-                                                      topics.CONSENT, consent))  # fmt: skip
+                                                      topics.CONSENT, v1_consent))  # fmt: skip
     assert decoded["basis"] == "express"
     record = parse_record(decoded, kind="consent")
     assert isinstance(record, ConsentRecord) and record.basis == "express"
 
-    intent = {"id": "m1", "at": datetime(2026, 6, 1, 18, 0, tzinfo=UTC), "channel": "sms",
-              "address": "+14155550101", "sender": "company", "category": "promotional",
-              "has_opt_out": True, "body": "20% off. Reply STOP to opt out.",
-              "jurisdiction": "US", "timezone": None, "campaign": None}  # fmt: skip
+    v1_intent = wire_record(intent(at=datetime(2026, 6, 1, 18, 0, tzinfo=UTC), timezone=None,
+                                   campaign=None))  # fmt: skip
     decoded_intent = codec.decode(topics.INTENTS, _v1_bytes(codec, registry, "intent.v1",
-                                                            topics.INTENTS, intent))  # fmt: skip
+                                                            topics.INTENTS, v1_intent))  # fmt: skip
     assert decoded_intent["region"] is None
     parsed = parse_record(decoded_intent, kind="intent")
     assert isinstance(parsed, SendIntent) and parsed.region is None
