@@ -1,7 +1,8 @@
 """The decision core stays pure: no Kafka or Faust imports, no environment, no I/O.
 
-One exception, kept to one module: jurisdictions.py reads the jurisdiction table (the shipped one,
-and the override file the settings name) once per process, cached; decide() itself reads nothing.
+Two exceptions, one module each: jurisdictions.py reads the jurisdiction table (the shipped one,
+and the override file the settings name) and content/lexicon.py the shipped lexicons, once per
+process, cached; decide() itself reads nothing.
 """
 
 from __future__ import annotations
@@ -49,4 +50,4 @@ def test_only_the_table_loader_reads_files() -> None:
     readers = sorted(
         {path.name for path in POLICY_DIR.rglob("*.py") if pattern.search(path.read_text())}
     )
-    assert readers == ["jurisdictions.py"]
+    assert readers == ["jurisdictions.py", "lexicon.py"]
