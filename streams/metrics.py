@@ -86,6 +86,13 @@ class GateMetrics:
             ["topic"],
             registry=r,
         )
+        self.records_repaired = Counter(
+            "consentgate_records_repaired",
+            "Opt-outs and revocations applied after a repair (an unreadable time, a channel's "
+            "case, ...), by source topic; each also produced a dead-letter copy saying what.",
+            ["topic"],
+            registry=r,
+        )
         self.processing_errors = Counter(
             "consentgate_processing_errors",
             "Unexpected errors while handling a record (each also produced a dead letter).",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -120,23 +121,31 @@ class AgreementsView:
                 batches = await consumer.getmany(timeout_ms=200, max_records=1000)
                 for tp, messages in batches.items():
                     for message in messages:
-                        self.apply(message.key, message.value)
+                        self.apply(message.key, message.value, message.timestamp)
                         self._positions.advance((tp.topic, tp.partition), message.offset)
         finally:
             await self.stop()
 
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """Apply a record; an invalid one is skipped (the partner agent dead-letters it)."""
+    def apply(
+        self, key: bytes | None, value: bytes | None, timestamp_ms: int | None = None
+    ) -> None:
+        """Apply a record; an invalid one is skipped (the partner agent dead-letters it).
+        `timestamp_ms` (the broker's) is when a revocation with no readable time takes effect."""
         if value is None:
             return
         try:
             decoded = self._codec.decode(topics.PARTNER, value)
-            record = parse_record(decoded, kind="partner")
+            received = (
+                datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+                if timestamp_ms and timestamp_ms > 0
+                else datetime.now(UTC)
+            )
+            record = parse_record(decoded, kind="partner", received_at=received)
         except (DecodeError, InvalidRecord) as exc:
             log.debug("agreements view skips an invalid record: %s", exc)
             return
         if isinstance(record, PartnerRecord):
-            self.current = self.current.apply(record)
+            self.current = self.current.apply(record, received_at=received)
 
     async def wait_started(self, timeout: float) -> bool:
         try:

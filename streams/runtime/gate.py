@@ -19,8 +19,9 @@ from typing import Any, Protocol
 from streams import topics
 from streams.metrics import GateMetrics
 from streams.policy.config import PolicyConfig
-from streams.policy.engine import decide, invalid_verdict, unchecked_verdict
+from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
+from streams.policy.jurisdictions import table_for
 from streams.policy.reasons import GATE_ERROR, STATE_NOT_CURRENT
 from streams.policy.records import (
     ConsentRecord,
@@ -74,6 +75,14 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _received(msg: Inbound) -> datetime:
+    """When the gate received a record: its broker timestamp (the append time on topics that use
+    LogAppendTime), or now when the record has none."""
+    if msg.timestamp and msg.timestamp > 0:
+        return datetime.fromtimestamp(msg.timestamp, UTC)
+    return datetime.now(UTC)
+
+
 class Gate:
     """Applies state records and decides intents for the partitions this worker owns."""
 
@@ -94,6 +103,7 @@ class Gate:
         self.outputs = outputs
         self.metrics = metrics
         self.config = config
+        self.table = table_for(config)  # an override table's jurisdictions are valid here too
         self.base_of = {name: base for base, name in names.items()}
 
     # ---------------------------------------------------------------- state records
@@ -109,7 +119,7 @@ class Gate:
                 return
             key = record.address.encode()
             stored = self._load(msg.partition, key)
-            state = apply(stored.state, record, self.config)
+            state = apply(stored.state, record, self.config, received_at=_received(msg))
             kind = record.action if isinstance(record, ConsentRecord) else "optout"
             if state == stored.state:
                 self.metrics.records_applied.labels(spec.base, kind, "duplicate").inc()
@@ -150,7 +160,7 @@ class Gate:
                 self._dead_letter(msg, exc.error_class, str(exc), None)
                 return
             try:
-                intent = parse_record(decoded, kind="intent")
+                intent = parse_record(decoded, kind="intent", table=self.table)
                 assert isinstance(intent, SendIntent)
             except InvalidRecord as exc:
                 self._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
@@ -178,9 +188,16 @@ class Gate:
     ) -> None:
         key = intent.address.encode()
         stored = self._load(msg.partition, key)
+        digest = intent_digest(intent)
         remembered = stored.recall(intent.id)
-        if remembered is not None:  # reprocessed: the verdict already written stands
+        if remembered is not None and remembered.digest in (None, digest):
+            # reprocessed: the verdict already written stands
             self._emit(msg, self._from_memo(intent, decoded, remembered), intent)
+            return
+        if remembered is not None:  # the id of an earlier intent, with other content
+            problem = "intent id already used by an intent with other content"
+            self._dead_letter(msg, "reused_id", problem, intent.id)
+            self._emit(msg, invalid_verdict(intent.id, problem, self.config, decoded), intent)
             return
         if hold.caught_up:
             decision = decide(intent, stored.state, self.agreements.current, self.config)
@@ -197,6 +214,7 @@ class Gate:
             verdict.reasons,
             _millis(verdict.decided_at),
             verdict.policy_version,
+            digest,
         )
         self.store.put(
             msg.partition, key, encode_stored(stored.with_state(new_state).remember(entry))
@@ -263,10 +281,18 @@ class Gate:
             self._dead_letter(msg, exc.error_class, str(exc), None)
             return None
         try:
-            return parse_record(decoded, kind=KIND_OF_TOPIC[spec.base])
+            record = parse_record(
+                decoded, kind=KIND_OF_TOPIC[spec.base], received_at=_received(msg), table=self.table
+            )
         except InvalidRecord as exc:
             self._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
             return None
+        repairs = getattr(record, "repairs", ())
+        if repairs:  # applied anyway (an opt-out is never lost to formatting); reported
+            self.metrics.records_repaired.labels(spec.base).inc()
+            self._dead_letter(msg, "repaired", "applied after repair: " + "; ".join(repairs),
+                              record.id)  # fmt: skip
+        return record
 
     def _misrouted(self, spec: topics.TopicSpec, msg: Inbound, address: str) -> bool:
         """A record keyed other than by its normalized address goes to its recipient's partition."""

@@ -6,6 +6,10 @@ be in the state; deciding afresh could contradict the verdict already written. T
 the same table value as the state, so it reaches the changelog in the same write: if the memo was
 lost, so was every later change to that address, and re-deciding sees exactly what it saw before.
 
+Each entry carries the intent's content digest (`policy.engine.intent_digest`): the memo repeats
+a verdict only for the same intent; an id reused with other content is refused, never answered
+with another intent's verdict.
+
 Bounded: the newest `MEMO_SIZE` verdicts per address. A contradiction would need more than that
 many intents for one address to be reprocessed at once, far beyond one commit interval's worth.
 """
@@ -19,7 +23,7 @@ import orjson
 
 from streams.policy.state import RecipientState, decode_state, encode_state
 
-FORMAT = 1
+FORMAT = 2  # 2: memo entries carry the intent's digest; 1 (no digests) is still read
 MEMO_SIZE = 32
 _HEADER = struct.Struct(">BI")
 
@@ -36,6 +40,7 @@ class MemoEntry:
     reasons: tuple[str, ...]
     decided_at_ms: int
     policy_version: str
+    digest: bytes | None = None  # None only in entries written by format 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,15 @@ def encode_stored(stored: Stored) -> bytes:
     state = encode_state(stored.state)
     memo = orjson.dumps(
         [
-            [e.intent_id, e.decision, e.reason, list(e.reasons), e.decided_at_ms, e.policy_version]
+            [
+                e.intent_id,
+                e.decision,
+                e.reason,
+                list(e.reasons),
+                e.decided_at_ms,
+                e.policy_version,
+                e.digest.hex() if e.digest is not None else None,
+            ]
             for e in stored.memo
         ]
     )
@@ -77,12 +90,21 @@ def decode_stored(data: bytes | None) -> Stored:
         version, state_len = _HEADER.unpack_from(data)
     except struct.error as exc:
         raise StoredValueError(f"table value too short: {len(data)} bytes") from exc
-    if version != FORMAT:
+    if version not in (1, FORMAT):
         raise StoredValueError(f"table value format {version} is not {FORMAT}")
     start = _HEADER.size
     state = decode_state(data[start : start + state_len])
     rows = orjson.loads(data[start + state_len :])
     memo = tuple(
-        MemoEntry(row[0], row[1], row[2], tuple(row[3]), int(row[4]), row[5]) for row in rows
+        MemoEntry(
+            row[0],
+            row[1],
+            row[2],
+            tuple(row[3]),
+            int(row[4]),
+            row[5],
+            bytes.fromhex(row[6]) if len(row) > 6 and row[6] is not None else None,
+        )
+        for row in rows
     )
     return Stored(state, memo)

@@ -15,11 +15,11 @@ import pytest
 from streams import topics
 from streams.policy.records import Verdict
 from streams.policy.replay import replay_objects
-from tests.data import read_jsonl, scenario_files
+from tests.data import SCENARIO_SETS, read_jsonl, scenario_files
 from tests.gatekit import RunningGate, gate_settings
 
 
-@pytest.mark.parametrize("scenario_set", ["scenarios", "jurisdiction-scenarios"])
+@pytest.mark.parametrize("scenario_set", SCENARIO_SETS)
 def test_scenarios_through_kafka_match_replay(scenario_set, kafka_stack, unique_name, tmp_path):
     files = scenario_files(scenario_set)
     assert files, f"no scenario files in the {scenario_set} set"
