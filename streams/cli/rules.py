@@ -32,8 +32,9 @@ from streams.policy.rules import PARAMETER_RULES, RULES
 from streams.settings import Settings, SettingsError
 
 UNLISTED = (
-    "A country the table does not list gets the contract's part 1 rules only: express consent, no "
-    "quiet hours, the configured opt-out confirmation window, one opt-out per channel."
+    "A country the table does not list never means 'no rules': an intent declaring it is "
+    "INVALID_INTENT. Add the country to the table (an override file may; an entry with no rows, "
+    "like OM, gets the contract's part 1 rules only)."
 )
 
 

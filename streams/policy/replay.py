@@ -6,6 +6,19 @@ is unreadable, the last readable `at` before it), so replaying a file twice prin
 Blank lines are skipped; any other line that cannot be used yields a LineError and the replay goes
 on. An invalid intent whose id is readable yields both a LineError and its INVALID_INTENT verdict.
 
+Reading a line (`read_line`, issue 11 §7): a UTF-8 byte-order mark before it is dropped (editors
+put one at the start of a file). An object with the same key twice, at any depth (`evidence`
+too), makes the line unreadable, as text that is not JSON does: no record, no verdict, a LineError
+naming the key. Which of two values was meant cannot be told, and taking the last (as JSON parsers
+do) would let a second `channel` or `at` slip past whoever checked the first. orjson does not see
+duplicates, so a cheap count (every key ends in `"` then `:`; a string can only add matches) picks
+the lines that need the slow check with the standard library's parser.
+
+Intents are validated against the jurisdiction table the config names (`table_for`), so a country
+only an override file adds is a jurisdiction like any other. An unexpected error on one record
+(a bug) does not stop the replay either: it yields a LineError and, for an intent whose id reads,
+a GATE_ERROR deny, as the Kafka gate does.
+
 Intent ids are verdict keys. An intent repeated with the same content (a redelivery) gets its first
 verdict again and changes no state; one reusing an id with different content is denied
 INVALID_INTENT with a LineError, and the id keeps its first verdict for later redeliveries. This
@@ -17,18 +30,22 @@ none, so it takes effect from the latest instant there is (state.apply: the stri
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from streams.policy.config import PolicyConfig
-from streams.policy.engine import decide, intent_digest, invalid_verdict
-from streams.policy.errors import InvalidRecord
+from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
+from streams.policy.errors import InvalidRecord, excerpt
+from streams.policy.jurisdictions import JurisdictionTable, table_for
+from streams.policy.reasons import GATE_ERROR
 from streams.policy.records import (
     ConsentRecord,
     OptOutRecord,
@@ -39,6 +56,85 @@ from streams.policy.records import (
 )
 from streams.policy.state import Agreements, RecipientState, apply
 from streams.policy.times import EPOCH, parse_instant
+
+REUSED_ID: Final = "intent id already used by an intent with different content"
+_BOM: Final = "\ufeff"
+_BOM_BYTES: Final = _BOM.encode()
+_KEY_END_BYTES: Final = re.compile(rb'"[ \t\r\n]*:')
+_KEY_END_TEXT: Final = re.compile(r'"[ \t\r\n]*:')
+_CONTAINERS: Final = (dict, list)
+
+
+class UnreadableLine(ValueError):
+    """A line that is not one JSON value the replay can trust."""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def read_line(text: str | bytes) -> Any:
+    """The JSON value of one line, without a leading byte-order mark. UnreadableLine when it is not
+    JSON or an object in it has a key twice."""
+    text = _without_bom(text)
+    if isinstance(text, bytes):
+        key_ends = len(_KEY_END_BYTES.findall(text))
+    else:
+        key_ends = len(_KEY_END_TEXT.findall(text))
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise UnreadableLine(f"not JSON: {exc}") from None
+    if key_ends > _keys_in(value):  # a key twice, or a string holding `":`: look closer
+        _check_duplicates(text)
+    return value
+
+
+def _without_bom(text: str | bytes) -> str | bytes:
+    if isinstance(text, bytes):
+        return text.removeprefix(_BOM_BYTES)
+    return text.removeprefix(_BOM)
+
+
+def _keys_in(value: Any) -> int:
+    """How many keys the objects in `value` hold, all depths (iterative: JSON may nest deeper
+    than Python recurses)."""
+    count, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            count += len(item)
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        for child in children:
+            if isinstance(child, _CONTAINERS):
+                pending.append(child)
+    return count
+
+
+def _check_duplicates(text: str | bytes) -> None:
+    try:
+        json.loads(text, object_pairs_hook=_unique)
+    except _DuplicateKey as exc:
+        raise UnreadableLine(f"duplicate key {excerpt(exc.key)}") from None
+    except (ValueError, RecursionError):  # orjson read it, the standard library cannot
+        raise UnreadableLine("cannot be checked for duplicate keys") from None
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +159,35 @@ class Replay:
     states: dict[str, RecipientState] = field(default_factory=dict)
     agreements: Agreements = field(default_factory=Agreements)
     decided: dict[str, tuple[bytes, Verdict]] = field(default_factory=dict)
+    table: JurisdictionTable = field(init=False, repr=False)
     _clock: datetime = field(default=EPOCH, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        self.table = table_for(self.config)
+
     def feed_line(self, text: str | bytes, line: int) -> list[Verdict | LineError]:
+        """Read one line and feed its record (nothing for a blank line)."""
+        text = _without_bom(text)
+        if not text.strip():
+            return []
         try:
-            obj = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            return [LineError(line, f"not JSON: {exc}")]
+            obj = read_line(text)
+        except UnreadableLine as exc:
+            return [LineError(line, str(exc))]
         return self.feed(obj, line)
 
     def feed(self, obj: Any, line: int) -> list[Verdict | LineError]:
         """Apply one record, or decide it if it is an intent."""
+        try:
+            return self._feed(obj, line)
+        except Exception as exc:  # a bug must not stop the replay: fail closed, as the gate does
+            return self._failed(obj, line, exc)
+
+    def _feed(self, obj: Any, line: int) -> list[Verdict | LineError]:
         if isinstance(obj, Mapping):
             self._tick(obj.get("at"))
         try:
-            record = parse_record(obj)
+            record = parse_record(obj, table=self.table)
         except InvalidRecord as exc:
             error = LineError(line, exc.message, exc.record_id, exc.kind)
             if exc.kind == SendIntent.KIND and exc.record_id is not None:
@@ -119,9 +229,20 @@ class Replay:
             return None
         if seen[0] == digest:
             return [seen[1]]
-        message = "intent id already used by an intent with different content"
         at = intent.at if intent is not None else self._clock
-        verdict = invalid_verdict(intent_id, message, self.config, _echo(intent), now=at)
+        verdict = invalid_verdict(intent_id, REUSED_ID, self.config, _echo(intent), now=at)
+        return [LineError(line, REUSED_ID, intent_id, SendIntent.KIND), verdict]
+
+    def _failed(self, obj: Any, line: int, exc: Exception) -> list[Verdict | LineError]:
+        message = f"internal error ({type(exc).__name__}): the record could not be evaluated"
+        raw = obj if isinstance(obj, Mapping) else {}
+        intent_id = raw.get("id")
+        if raw.get("type") != SendIntent.KIND or not isinstance(intent_id, str) or not intent_id:
+            return [LineError(line, message)]
+        detail = "the gate could not evaluate this intent"
+        verdict = unchecked_verdict(
+            intent_id, GATE_ERROR, detail, self.config, raw, now=self._clock
+        )
         return [LineError(line, message, intent_id, SendIntent.KIND), verdict]
 
     def _tick(self, at: object) -> None:
@@ -153,8 +274,6 @@ def replay_records(
     """Verdicts (and line errors) for JSON lines, in order. Lines are numbered from 1."""
     replay = Replay(config or PolicyConfig())
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
         yield from replay.feed_line(text, number)
 
 

@@ -69,9 +69,6 @@ def test_bad_input(case: Case) -> None:
         assert any(case.repair in r for r in repairs), (case.clause, repairs)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="replay.py reads a line with a leading BOM as not JSON (lead: strip it)"
-)
 def test_an_optout_line_with_a_leading_bom_is_applied() -> None:
     from tests.unit.badinput.cases import grant, intent, optout
 

@@ -215,12 +215,12 @@ def test_an_empty_section_removes_and_inherit_false_replaces(tmp_path: Path) -> 
     assert set(alone.entries) == {"GB"}
 
 
-def test_a_country_missing_from_the_table_gets_part_one_only(tmp_path: Path) -> None:
+def test_a_country_missing_from_the_table_in_force_is_an_invalid_intent(tmp_path: Path) -> None:
     config = _override(tmp_path, "inherit_shipped = false\n")
     table = table_for(config)
     assert isinstance(table, JurisdictionTable) and not table.entries
     night = _promo(MIAMI, "2026-06-02T04:00:00Z")
-    assert [v.reason for v in verdicts(night, config)] == ["CONSENT_VALID"]
+    assert [v.reason for v in verdicts(night, config)] == ["INVALID_INTENT"]
 
 
 BAD = [

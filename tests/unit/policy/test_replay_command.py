@@ -6,11 +6,14 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.cli import main
-from tests.builders import consent, intent
+from streams.policy.records import Verdict
+from streams.policy.replay import LineError, replay_records
+from tests.builders import consent, intent, optout
 
 LINES = [
     json.dumps(consent(id="c1")),
@@ -74,3 +77,133 @@ def test_policy_settings_come_from_the_environment(
     monkeypatch.setenv("CONSENTGATE_POLICY_VERSION", "test/9")
     main(["replay", str(scenario)])
     assert json.loads(capsys.readouterr().out.splitlines()[0])["policy_version"] == "test/9"
+
+
+# ---------------------------------------------------------------------------- reading lines
+
+
+def _replay(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    assert main(["replay", str(path)]) == 0
+    out, err = capsys.readouterr()
+    return [json.loads(line) for line in out.splitlines()], err.splitlines()
+
+
+def test_a_byte_order_mark_before_a_line_or_the_file_is_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bom.events.jsonl"
+    bom = "\ufeff".encode()
+    records = [consent(), intent(id="m1"), optout(), intent(id="m2")]
+    lines = [json.dumps(record).encode() for record in records]
+    lines = [bom + lines[0], lines[1], bom + lines[2], bom, lines[3]]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    verdicts, errors = _replay(path, capsys)
+    assert [(v["id"], v["reason"]) for v in verdicts] == [
+        ("m1", "CONSENT_VALID"),
+        ("m2", "OPTED_OUT"),
+    ]
+    assert errors == []
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('{"type": "optout", "type": "consent"}', "type"),
+        ('{"type":"intent","id":"m9","id":"m1"}', "id"),
+        ('{"evidence": {"source": "a", "ip": "b", "source": "c"}}', "source"),
+        ('{"a": [1, {"b": 1, "b"\t :2}]}', "b"),
+    ],
+)
+def test_a_key_twice_makes_the_line_unreadable_and_the_replay_goes_on(
+    line: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dup.events.jsonl"
+    path.write_text("\n".join([json.dumps(consent()), line, json.dumps(intent(id="m1"))]) + "\n")
+    verdicts, errors = _replay(path, capsys)
+    assert errors == [f"line 2: duplicate key {key!r}"]
+    assert [(v["id"], v["reason"]) for v in verdicts] == [("m1", "CONSENT_VALID")]
+
+
+def test_a_grant_with_its_evidence_source_twice_is_not_applied() -> None:
+    grant = json.dumps(consent())
+    doubled = grant.replace('"source": "web_form"', '"source": "web_form", "source": ""')
+    assert doubled != grant
+    results = list(replay_records([doubled, json.dumps(intent(id="m1"))]))
+    assert [str(r) for r in results if isinstance(r, LineError)] == [
+        "line 1: duplicate key 'source'"
+    ]
+    assert [r.reason for r in results if isinstance(r, Verdict)] == ["NO_CONSENT"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'Say \\"stop\\": we stop. Reply STOP to opt out.',
+        'keys "a": 1, "a": 2. Reply STOP to opt out.',
+    ],
+)
+def test_text_that_looks_like_a_key_is_not_a_duplicate(body: str) -> None:
+    records = [json.dumps(consent()), json.dumps(intent(id="m1", body=body))]
+    results = list(replay_records(records))
+    assert [r.reason for r in results if isinstance(r, Verdict)] == ["CONSENT_VALID"]
+    assert not [r for r in results if isinstance(r, LineError)]
+
+
+# ---------------------------------------------------------------------------- the table in force
+
+OMAN_NUMBER = "+96891234567"
+
+
+@pytest.fixture
+def with_germany(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An override adding DE, which the shipped table lacks, and a recipient there."""
+    table = tmp_path / "table.toml"
+    table.write_text('[DE]\nname = "Germany"\n')
+    monkeypatch.setenv("CONSENTGATE_JURISDICTION_TABLE", str(table))
+    path = tmp_path / "de.events.jsonl"
+    german = {"address": "+4915112345678", "jurisdiction": "DE"}
+    path.write_text(json.dumps(consent(**german)) + "\n" + json.dumps(intent(id="m1", **german)))
+    return path
+
+
+def test_a_country_only_the_override_table_has_is_decided(
+    with_germany: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verdicts, errors = _replay(with_germany, capsys)
+    assert [(v["id"], v["reason"]) for v in verdicts] == [("m1", "CONSENT_VALID")]
+    assert errors == []
+    assert main(["explain", str(with_germany), "m1"]) == 0
+    assert ": allow CONSENT_VALID" in capsys.readouterr().out
+    monkeypatch.delenv("CONSENTGATE_JURISDICTION_TABLE")
+    verdicts, errors = _replay(with_germany, capsys)
+    assert [(v["id"], v["reason"]) for v in verdicts] == [("m1", "INVALID_INTENT")]
+    assert errors == [
+        "line 2: intent m1: jurisdiction DE is not in the jurisdiction table: an unlisted country "
+        "never means 'no rules' (add it to the table, docs/jurisdictions.md)"
+    ]
+
+
+def test_the_in_process_replay_reads_the_table_its_config_names(with_germany: Path) -> None:
+    from streams.settings import Settings
+
+    config = Settings.from_env().policy
+    assert config.jurisdiction_table is not None
+    lines = with_germany.read_text().splitlines()
+    assert [v.reason for v in replay_records(lines, config) if isinstance(v, Verdict)] == [
+        "CONSENT_VALID"
+    ]
+    assert [v.reason for v in replay_records(lines) if isinstance(v, Verdict)] == ["INVALID_INTENT"]
+
+
+def test_oman_has_an_entry_with_part_1_rules_only() -> None:
+    oman = {"address": OMAN_NUMBER, "jurisdiction": "OM"}
+    records = [consent(**oman), intent(id="m1", at="2026-06-01T23:30:00Z", **oman),
+               intent(id="m2", address="+33612345678", jurisdiction="FR")]  # fmt: skip
+    lines = [json.dumps(record) for record in records]
+    results = list(replay_records(lines))
+    assert [(v.id, v.reason) for v in results if isinstance(v, Verdict)] == [
+        ("m1", "CONSENT_VALID"),  # 02:30 in Muscat: no quiet hours
+        ("m2", "INVALID_INTENT"),
+    ]

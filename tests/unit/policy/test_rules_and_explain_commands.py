@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from streams.policy.records import SendIntent, Verdict, parse_record
 from streams.policy.replay import replay_records
 from streams.policy.rules import PARAMETER_RULES, RULES, rules_for
 from streams.policy.state import EMPTY_STATE
-from tests.builders import intent
+from tests.builders import consent, intent, optout
 
 from .support import JURISDICTION_SCENARIOS, SCENARIOS
 
@@ -81,7 +82,7 @@ def test_an_unknown_jurisdiction_exits_2_saying_which_exist(
     assert main(["rules", asked]) == 2
     err = capsys.readouterr().err
     assert f"unknown jurisdiction {asked!r}" in err
-    assert "US, US-FL" in err and "part 1 rules only" in err
+    assert "US, US-FL" in err and "is INVALID_INTENT" in err and "part 1 rules only" in err
 
 
 def test_rules_reads_the_override_named_in_the_settings(
@@ -252,3 +253,75 @@ def test_explain_agrees_with_decide_on_every_rule_case(item: tuple[object, objec
     denied = {code for f in result.findings if f.outcome == "deny" for code in f.codes}
     expected = set(result.verdict.reasons) if result.verdict.decision == "deny" else set()
     assert denied == expected
+
+
+# ---------------------------------------------------------------------------- one id twice
+
+
+@pytest.fixture
+def twice(tmp_path: Path) -> Path:
+    """m1 on line 2, again unchanged on line 4 after an opt-out (a redelivery: still allowed), and
+    changed on line 5 (denied); m2 invalid on line 6 and again valid on line 7."""
+    records = [
+        consent(), intent(id="m1"), optout(at="2026-06-01T19:30:00Z"), intent(id="m1"),
+        intent(id="m1", at="2026-06-01T20:00:00Z"), intent(id="m2", channel="pigeon"),
+        intent(id="m2"),
+    ]  # fmt: skip
+    path = tmp_path / "twice.events.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def _explain_all(
+    capsys: pytest.CaptureFixture[str], path: Path, intent_id: str
+) -> list[dict[str, Any]]:
+    assert main(["explain", str(path), intent_id, "--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_explain_explains_every_occurrence_of_an_id_as_replay_decides_it(
+    twice: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with twice.open("rb") as lines:
+        replayed = [v for v in replay_records(lines) if isinstance(v, Verdict)]
+    first, again, changed = _explain_all(capsys, twice, "m1")
+    assert [r["verdict"] for r in (first, again, changed)] == [v.to_dict() for v in replayed[:3]]
+    assert [(r["line"], r["occurrence"], r["occurrences"]) for r in (first, again, changed)] == [
+        (2, 1, 3), (4, 2, 3), (5, 3, 3)]  # fmt: skip
+    assert first["verdict"]["reason"] == "CONSENT_VALID" and first["findings"]
+    assert (again["verdict"]["reason"], again["redelivery"], again["repeat_of_line"]) == (
+        "CONSENT_VALID", True, 2)  # fmt: skip
+    assert again["findings"] == [] and "redelivery" in again["because"]
+    assert (changed["verdict"]["reason"], changed["redelivery"]) == ("INVALID_INTENT", False)
+    assert "different content" in changed["because"]
+    invalid, valid = _explain_all(capsys, twice, "m2")
+    assert [r["verdict"] for r in (invalid, valid)] == [v.to_dict() for v in replayed[3:]]
+    assert "pigeon" in invalid["because"] and invalid["verdict"]["reason"] == "INVALID_INTENT"
+    assert valid["verdict"]["reason"] == "INVALID_INTENT" and valid["redelivery"] is False
+
+
+def test_explain_labels_each_occurrence_in_text(
+    twice: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", str(twice), "m1"]) == 0
+    out = capsys.readouterr().out
+    labels = [line for line in out.splitlines() if line.startswith("occurrence ")]
+    assert labels == ["occurrence 1 of 3 (line 2)", "occurrence 2 of 3 (line 4)",
+                      "occurrence 3 of 3 (line 5)"]  # fmt: skip
+    second, third = out.split("occurrence 2 of 3")[1].split("occurrence 3 of 3")
+    assert ": allow CONSENT_VALID" in second and "same content as occurrence 1 (line 2)" in second
+    assert ": deny INVALID_INTENT" in third and "different content" in third
+    assert main(["explain", str(SCENARIOS / "03-opt-out.events.jsonl"), "m3"]) == 0
+    assert "occurrence" not in capsys.readouterr().out
+
+
+def test_explain_skips_a_line_replay_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dup.events.jsonl"
+    doubled = json.dumps(intent(id="m1")).replace('"type": "intent"', '"type": "intent", "id": "x"')
+    path.write_text(
+        "\n".join(["\ufeff" + json.dumps(consent()), doubled, json.dumps(intent(id="m1"))])
+    )
+    (only,) = _explain_all(capsys, path, "m1")
+    assert (only["line"], only["occurrences"], only["verdict"]["reason"]) == (3, 1, "CONSENT_VALID")
