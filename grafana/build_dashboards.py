@@ -478,6 +478,23 @@ def compliance() -> Dashboard:
                 ),
             )
         )
+        .with_panel(
+            bars(
+                12,
+                "Repaired opt-outs and revocations (1h)",
+                "Opt-outs and revocations applied although a field needed repair (an unreadable "
+                "time, a channel's case, ...): honoured, and each copied to dead-letters with the "
+                "problem. A steady count names a producer to fix.",
+                "short",
+                (
+                    zero_if_absent(
+                        "sum by (topic) (increase(consentgate_records_repaired_total[1h]))",
+                        topic="none",
+                    ),
+                    "{{topic}}",
+                ),
+            )
+        )
         .with_row(row(102, "Read your opt-outs"))
         .with_panel(
             ts(

@@ -7,7 +7,21 @@ address, a message id or a party id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams import topics
+from streams.serdes.codec import DECODE_ERROR_CLASSES
+
+# Dead-letter error classes the gate itself gives, besides the codec's decode errors.
+GATE_ERROR_CLASSES = (
+    "invalid_record",
+    "internal_error",
+    "registry_unavailable",
+    "repaired",
+    "reused_id",
+)
 
 # Decision latency spans broker timestamp to verdict ack: sub-millisecond to seconds.
 LATENCY_BUCKETS = (
@@ -106,6 +120,38 @@ class GateMetrics:
             registry=r,
         )
 
+    def initialise(self) -> None:
+        """Create at 0 every series whose labels are known at start-up, so a dashboard or an
+        alert (`increase()`, `absent()`) sees the family before its first event: dead letters
+        by input topic and error class, processing errors and lag by input topic. Families whose
+        label values come from records (reasons by channel, rules, opt-out methods) start empty:
+        their combinations are many and mostly impossible."""
+        for spec in topics.INPUTS:
+            for error_class in (*DECODE_ERROR_CLASSES, *GATE_ERROR_CLASSES):
+                self.dead_letters.labels(spec.base, error_class)
+            self.processing_errors.labels(spec.base)
+            self.consumer_lag.labels(spec.base)
+
     @staticmethod
     def sender_kind(sender: str, first_party: str) -> str:
         return "first_party" if sender == first_party else "third_party"
+
+
+class Children:
+    """A metric's label children, looked up once each.
+
+    prometheus_client's `labels()` checks and converts every value on each call (about 2 µs);
+    the gate labels several series per record. The label values are bounded by construction, so
+    the cache is too."""
+
+    __slots__ = ("_cache", "_metric")
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._cache.get(values)
+        if child is None:
+            child = self._cache[values] = self._metric.labels(*values)
+        return child

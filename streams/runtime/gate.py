@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from streams import topics
-from streams.metrics import GateMetrics
+from streams.metrics import Children, GateMetrics
 from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
@@ -104,6 +104,10 @@ class Gate:
         self.metrics = metrics
         self.config = config
         self.table = table_for(config)  # an override table's jurisdictions are valid here too
+        self._verdicts = Children(metrics.verdicts)
+        self._violations = Children(metrics.violations)
+        self._applied = Children(metrics.records_applied)
+        self._optouts = Children(metrics.optouts)
         self.base_of = {name: base for base, name in names.items()}
 
     # ---------------------------------------------------------------- state records
@@ -122,12 +126,12 @@ class Gate:
             state = apply(stored.state, record, self.config, received_at=_received(msg))
             kind = record.action if isinstance(record, ConsentRecord) else "optout"
             if state == stored.state:
-                self.metrics.records_applied.labels(spec.base, kind, "duplicate").inc()
+                self._applied(spec.base, kind, "duplicate").inc()
                 return
             self.store.put(msg.partition, key, encode_stored(stored.with_state(state)))
-            self.metrics.records_applied.labels(spec.base, kind, "applied").inc()
+            self._applied(spec.base, kind, "applied").inc()
             if isinstance(record, OptOutRecord):
-                self.metrics.optouts.labels(record.channel, record.method).inc()
+                self._optouts(record.channel, record.method).inc()
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.metrics.processing_errors.labels(spec.base).inc()
@@ -237,7 +241,7 @@ class Gate:
 
     def _emit(self, msg: Inbound, verdict: Verdict, source: SendIntent | dict[str, Any]) -> None:
         channel = verdict.channel if verdict.channel in _CHANNELS else "unknown"
-        self.metrics.verdicts.labels(verdict.decision, verdict.reason, channel).inc()
+        self._verdicts(verdict.decision, verdict.reason, channel).inc()
         intent_time = msg.timestamp
         latency = self.metrics.decision_latency
 
@@ -250,7 +254,7 @@ class Gate:
         violation = violation_for(verdict, source)
         if violation is not None:
             kind = GateMetrics.sender_kind(violation.sender or "", self.config.first_party)
-            self.metrics.violations.labels(violation.rule, kind).inc()
+            self._violations(violation.rule, kind).inc()
             self.outputs.send(
                 topics.VIOLATIONS, key, self.codec.encode(topics.VIOLATIONS, violation.to_wire())
             )
