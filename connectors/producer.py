@@ -14,14 +14,16 @@ gate dead-letters it, and denies it if it is an intent: the gate, not the produc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from streams.kafka_config import security_config
 from streams.policy.addresses import InvalidAddress, normalize_address
 from streams.serdes import WireCodec
+from streams.settings import Settings
 from streams.topics import TOPIC_OF_RECORD_TYPE, TopicSpec
 
 
@@ -37,9 +39,14 @@ class Delivery:
     key: str
 
 
-def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
+def producer_config(
+    bootstrap_servers: str, *, security: Mapping[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The producer settings every connector needs; `security` carries the librdkafka TLS/SASL
+    properties (`streams.kafka_config.security_config(settings)`)."""
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
+        **(security or {}),
         "acks": "all",
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
@@ -77,12 +84,26 @@ class GateProducer:
         codec: WireCodec,
         *,
         topic_prefix: str = "",
+        security: Mapping[str, Any] | None = None,
         **config_overrides: Any,
     ) -> None:
-        self._producer = Producer(producer_config(bootstrap_servers, **config_overrides))
+        self._producer = Producer(
+            producer_config(bootstrap_servers, security=security, **config_overrides)
+        )
         self._codec = codec
         self._prefix = topic_prefix
         self._errors: list[str] = []
+
+    @classmethod
+    def for_settings(cls, settings: Settings, codec: WireCodec, **config_overrides: Any) -> Self:
+        """A producer on the settings' cluster, topic prefix and credentials."""
+        return cls(
+            settings.kafka_bootstrap_servers,
+            codec,
+            topic_prefix=settings.topic_prefix,
+            security=security_config(settings),
+            **config_overrides,
+        )
 
     def topic_for(self, record: Mapping[str, Any]) -> TopicSpec:
         kind = record.get("type")
@@ -134,6 +155,30 @@ class GateProducer:
         self._raise_errors()
         message = delivered[0]
         return Delivery(topic, message.partition() or 0, message.offset() or 0, key)
+
+    def send_encoded(
+        self,
+        spec: TopicSpec,
+        key: str,
+        value: bytes,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+    ) -> None:
+        """Queue one encoded record without waiting; `on_delivery` gets its acknowledgement or
+        its failure. For bulk senders that count failures rather than stop at the first."""
+        topic = spec.name(self._prefix)
+        while True:
+            try:
+                self._producer.produce(
+                    topic, key=key.encode(), value=value, on_delivery=on_delivery
+                )
+                break
+            except BufferError:  # the local queue is full: serve acknowledgements until room
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports: the callbacks `send_encoded` was given run here."""
+        return int(self._producer.poll(timeout))
 
     def publish_all(self, records: Iterable[Mapping[str, Any]], *, wait_each: bool = True) -> int:
         count = 0

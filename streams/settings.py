@@ -69,15 +69,33 @@ class Settings:
         default=1,
         metadata=_env(
             "CONSENTGATE_REPLICATION_FACTOR",
-            "Replication factor of created topics.",
+            "Replication factor of every topic consentgate creates, faust's changelog included.",
             bounds=(1, 16),
         ),
     )
-    data_dir: Path = field(
-        default=Path(".consentgate/worker"),
+    min_insync_replicas: int = field(
+        default=1,
+        metadata=_env(
+            "CONSENTGATE_MIN_INSYNC_REPLICAS",
+            "min.insync.replicas of every topic consentgate creates: with acks=all, a write is "
+            "durable once this many replicas have it. At most the replication factor.",
+            bounds=(1, 16),
+        ),
+    )
+    data_dir: Path | None = field(
+        default=None,
         metadata=_env(
             "CONSENTGATE_DATA_DIR",
-            "Worker data directory (RocksDB tables). Two workers on one machine need two.",
+            "Worker data directory (RocksDB tables). Empty: $XDG_STATE_HOME/consentgate/<app id>. "
+            "A relative path is taken from the working directory at start-up. Two workers on one "
+            "machine need two.",
+        ),
+    )
+    state_home: Path | None = field(
+        default=None,
+        metadata=_env(
+            "XDG_STATE_HOME",
+            "Base of the default data directory (XDG base directories); empty: ~/.local/state.",
         ),
     )
     store: str = field(
@@ -156,6 +174,150 @@ class Settings:
             "Worker event loop: uvloop or asyncio. uvloop costs less CPU per verdict and shortens "
             "the latency tail (docs/performance.md); without it installed, asyncio is used.",
             choices=("uvloop", "asyncio"),
+        ),
+    )
+    security_protocol: str = field(
+        default="plaintext",
+        metadata=_env(
+            "CONSENTGATE_SECURITY_PROTOCOL",
+            "How every Kafka client connects: plaintext, ssl, sasl_plaintext or sasl_ssl.",
+            choices=("plaintext", "ssl", "sasl_plaintext", "sasl_ssl"),
+        ),
+    )
+    sasl_mechanism: str = field(
+        default="scram-sha-512",
+        metadata=_env(
+            "CONSENTGATE_SASL_MECHANISM",
+            "SASL mechanism when the protocol is sasl_*: scram-sha-512, scram-sha-256 or plain.",
+            choices=("scram-sha-512", "scram-sha-256", "plain"),
+        ),
+    )
+    sasl_username: str = field(
+        default="",
+        metadata=_env("CONSENTGATE_SASL_USERNAME", "SASL user name (the Kafka principal)."),
+    )
+    # repr=False: a logged or printed Settings never carries a password.
+    sasl_password: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_SASL_PASSWORD", "SASL password (secret: shown as ***).", secret=True
+        ),
+    )
+    ssl_ca_file: Path | None = field(
+        default=None,
+        metadata=_env(
+            "CONSENTGATE_SSL_CA_FILE",
+            "PEM file of the CA that signed the brokers' (and an https registry's) certificates; "
+            "empty: the system's trust store.",
+        ),
+    )
+    registry_username: str = field(
+        default="",
+        metadata=_env("CONSENTGATE_REGISTRY_USERNAME", "Schema registry basic-auth user name."),
+    )
+    registry_password: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_REGISTRY_PASSWORD",
+            "Schema registry basic-auth password (secret: shown as ***).",
+            secret=True,
+        ),
+    )
+    # -- HTTP connectors (connectors/http, `consentgate connectors`) --
+    connector_bind: str = field(
+        default="127.0.0.1",
+        metadata=_env("CONSENTGATE_CONNECTOR_BIND", "Address the HTTP connectors server binds."),
+    )
+    connector_port: int = field(
+        default=8088,
+        metadata=_env(
+            "CONSENTGATE_CONNECTOR_PORT", "Port of the HTTP connectors server.", bounds=_PORT
+        ),
+    )
+    public_url: str = field(
+        default="",
+        metadata=_env(
+            "CONSENTGATE_PUBLIC_URL",
+            "Public base URL of the connectors (https://host[/prefix]) as senders and providers "
+            "see it: used in the links built and in the Twilio signature check behind a proxy. "
+            "Empty: the URL each request arrived on.",
+        ),
+    )
+    unsubscribe_keys: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_UNSUBSCRIBE_KEYS",
+            "kid:secret[,kid:secret...] signing unsubscribe and consent-confirmation links; the "
+            "first signs, every one verifies (rotation). Empty: those connectors are off. "
+            "(secret: shown as ***)",
+            secret=True,
+        ),
+    )
+    unsubscribe_max_age: timedelta = field(
+        default=timedelta(days=90),
+        metadata=_env(
+            "CONSENTGATE_UNSUBSCRIBE_MAX_AGE_S",
+            "How long an unsubscribe link works, in seconds (CAN-SPAM: at least 30 days).",
+            bounds=(30 * 86400, 3650 * 86400),
+        ),
+    )
+    confirm_max_age: timedelta = field(
+        default=timedelta(days=7),
+        metadata=_env(
+            "CONSENTGATE_CONFIRM_MAX_AGE_S",
+            "How long a double opt-in confirmation link works, in seconds.",
+            bounds=(300, 90 * 86400),
+        ),
+    )
+    consent_api_keys: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_CONSENT_API_KEYS",
+            "Comma-separated bearer keys a site's backend presents to POST /consent. Empty: "
+            "POST /consent is off. (secret: shown as ***)",
+            secret=True,
+        ),
+    )
+    twilio_auth_token: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_TWILIO_AUTH_TOKEN",
+            "Twilio auth token checking X-Twilio-Signature; empty: the SMS webhook is off. "
+            "(secret: shown as ***)",
+            secret=True,
+        ),
+    )
+    sms_senders: str = field(
+        default="",
+        metadata=_env(
+            "CONSENTGATE_SMS_SENDERS",
+            "Which party owns each receiving number: +14155550100=company,+14155550111=acme. "
+            "A number not listed belongs to the first party.",
+        ),
+    )
+    sms_help_text: str = field(
+        default="Reply STOP to stop these messages, START to receive them again.",
+        metadata=_env("CONSENTGATE_SMS_HELP_TEXT", "Reply to an SMS HELP (or INFO, AIDE, AYUDA)."),
+    )
+    sendgrid_public_key: str = field(
+        default="",
+        metadata=_env(
+            "CONSENTGATE_SENDGRID_PUBLIC_KEY",
+            "SendGrid Event Webhook verification key (base64 DER, as SendGrid shows it); empty: "
+            "the SendGrid webhook is off.",
+        ),
+    )
+    connector_jurisdiction: str = field(
+        default="US",
+        metadata=_env(
+            "CONSENTGATE_CONNECTOR_JURISDICTION",
+            "Jurisdiction of a connector record when its source does not say (a SendGrid event "
+            "without a consentgate_jurisdiction custom arg, a consent form without one).",
         ),
     )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -279,13 +441,28 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+SECRET_MASK = "***"
+
+
 def current_values(settings: Any) -> dict[str, str]:
-    """Environment variable -> the value in force, for every setting (nested ones included)."""
-    shown: dict[str, str] = {}
+    """Environment variable -> the value in force, for showing: a set secret reads `***`."""
+    return _values(settings, masked=True)
+
+
+def environment_of(settings: Any) -> dict[str, str]:
+    """Environment variable -> the value in force, secrets included: the environment that
+    rebuilds these settings in a child process. Never print or log it."""
+    return _values(settings, masked=False)
+
+
+def _values(settings: Any, *, masked: bool) -> dict[str, str]:
+    values: dict[str, str] = {}
     for spec in dataclasses.fields(settings):
         value = getattr(settings, spec.name)
         if dataclasses.is_dataclass(value):
-            shown.update(current_values(value))
+            values.update(_values(value, masked=masked))
+        elif masked and spec.metadata.get("secret") and value:
+            values[spec.metadata["env"]] = SECRET_MASK
         else:
-            shown[spec.metadata["env"]] = _shown(value)
-    return shown
+            values[spec.metadata["env"]] = _shown(value)
+    return values

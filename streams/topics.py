@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Consent, opt-outs and agreements are the gate's source of truth: a rebuild (a new worker, a lost
+# store, a replaced changelog) replays them from the start, so they are kept forever
+# (docs/operations.md, "Durable topics").
+FOREVER = -1
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
@@ -18,6 +23,10 @@ class TopicSpec:
     schema: str
     recipient_keyed: bool = False
     compacted: bool = False
+    # retention.ms: None keeps the broker's default (7 days unless changed); -1 keeps forever.
+    retention_ms: int | None = None
+    # Broker time (LogAppendTime) rather than the producer's: latency is measured from it.
+    log_append_time: bool = False
     doc: str = ""
 
     def name(self, prefix: str = "") -> str:
@@ -29,6 +38,7 @@ CONSENT = TopicSpec(
     key="normalized address (UTF-8)",
     schema="consent",
     recipient_keyed=True,
+    retention_ms=FOREVER,
     doc="Consent grants and confirmations, from connectors.",
 )
 OPTOUT = TopicSpec(
@@ -36,13 +46,15 @@ OPTOUT = TopicSpec(
     key="normalized address (UTF-8)",
     schema="optout",
     recipient_keyed=True,
+    retention_ms=FOREVER,
     doc="Opt-outs, from connectors.",
 )
 PARTNER = TopicSpec(
     "partner-agreements",
     key="party id (UTF-8)",
     schema="partner",
-    compacted=False,
+    compacted=True,
+    retention_ms=FOREVER,
     doc="Signed and revoked partner agreements, from admin tooling.",
 )
 INTENTS = TopicSpec(
@@ -50,6 +62,7 @@ INTENTS = TopicSpec(
     key="normalized address (UTF-8)",
     schema="intent",
     recipient_keyed=True,
+    log_append_time=True,
     doc="Messages about to go out, from upstream producers.",
 )
 VERDICTS = TopicSpec(

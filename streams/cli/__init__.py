@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = tuple(
         "stack",
         "demo",
         "bench",
+        "connectors",
     )
 )
 

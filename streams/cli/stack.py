@@ -3,6 +3,10 @@
 Progress goes to stderr and results to stdout, so `eval "$(consentgate stack env)"` and scripts
 reading `status` see only what they asked for. Every failure is one `consentgate: ...` line (a
 process that died adds the tail of its log) and exit code 1; `status` exits 3 when not all up.
+
+`up --secure` starts a secured stack (TLS, SASL/SCRAM-SHA-512, ACLs; see
+`streams/devtools/localstack/security.py`). No command prints a password except `env`, whose
+output is meant for `eval` and carries the chosen principal's credentials.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import time
 from typing import Any
 
 from streams.devtools.localstack.errors import StackError
+from streams.devtools.localstack.security import MECHANISM as SECURE_MECHANISM
+from streams.devtools.localstack.security import PRINCIPALS, WORKER
 from streams.devtools.localstack.stack import LocalStack, StackStatus
 from streams.settings import Settings, SettingsError
 
@@ -30,12 +36,29 @@ def register(subparsers: Any) -> None:
     up.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for each (default 120)"
     )
+    up.add_argument(
+        "--secure",
+        action="store_true",
+        help="TLS, SASL/SCRAM-SHA-512 and ACLs (a state dir started so stays so)",
+    )
     up.set_defaults(func=run_up)
     down = actions.add_parser("down", help="stop the processes `up` started")
     down.set_defaults(func=run_down)
     status = actions.add_parser("status", help="what runs where; exit 0 if all up, 3 if not")
     status.set_defaults(func=run_status)
     env = actions.add_parser("env", help='print exports for: eval "$(consentgate stack env)"')
+    env.add_argument(
+        "--secure",
+        action="store_true",
+        help="require a secured stack and print its client security settings (with a password)",
+    )
+    env.add_argument(
+        "--as",
+        dest="principal",
+        choices=PRINCIPALS,
+        default=WORKER,
+        help="secured stack: whose credentials to print (default worker)",
+    )
     env.set_defaults(func=run_env)
 
 
@@ -43,8 +66,8 @@ def _progress(message: str) -> None:
     print(f"consentgate: {message}", file=sys.stderr, flush=True)
 
 
-def _stack() -> LocalStack:
-    return LocalStack(Settings.from_env(), log=_progress)
+def _stack(secure: bool = False) -> LocalStack:
+    return LocalStack(Settings.from_env(), log=_progress, secure=secure)
 
 
 def _guarded(action: Any) -> int:
@@ -78,13 +101,22 @@ def render_env(variables: dict[str, str]) -> str:
 
 def run_up(args: argparse.Namespace) -> int:
     def action() -> int:
-        stack = _stack()
+        stack = _stack(secure=args.secure)
         start = time.monotonic()
         endpoints = stack.up(timeout=args.timeout)
         elapsed = time.monotonic() - start
         print(render_status(stack.status()))
         verb = "started " + " and ".join(endpoints.started) if endpoints.started else "already up"
-        print(f'{verb} in {elapsed:.1f} s; for your shell: eval "$(consentgate stack env)"')
+        if stack.secure:
+            # Where the secrets are, never the secrets themselves.
+            print(
+                f"secured: SASL_SSL/{SECURE_MECHANISM}, CA {stack.security_layout.ca_file}, "
+                f"passwords in {stack.security_layout.credentials_file} (0600)"
+            )
+            hint = 'eval "$(consentgate stack env --secure --as worker)"'
+        else:
+            hint = 'eval "$(consentgate stack env)"'
+        print(f"{verb} in {elapsed:.1f} s; for your shell: {hint}")
         return 0
 
     return _guarded(action)
@@ -110,7 +142,12 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_env(args: argparse.Namespace) -> int:
     def action() -> int:
-        print(render_env(_stack().endpoints().env()), end="")
+        stack = _stack()
+        if args.secure and not stack.secure:
+            raise StackError(
+                f"the stack in {stack.state_dir} is not secured: start it with `stack up --secure`"
+            )
+        print(render_env(stack.client_env(args.principal)), end="")
         return 0
 
     return _guarded(action)

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streams.settings import Settings, current_values
+from streams.settings import Settings, environment_of
 
 READY_LINE = "[^Worker]: Ready"
 
@@ -26,8 +26,9 @@ class WorkerFailed(RuntimeError):
 
 def worker_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child worker use exactly these settings: every variable the
-    settings object reads, nested policy settings included, over the parent's environment."""
-    return {**os.environ, **current_values(settings)}
+    settings object reads, nested policy settings included, over the parent's environment.
+    Secrets are passed unmasked (the child must connect), so never log this mapping."""
+    return {**os.environ, **environment_of(settings)}
 
 
 @dataclass

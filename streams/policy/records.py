@@ -83,7 +83,10 @@ MAX_EVIDENCE_CHARS: Final = 2048  # per key and per value
 # Spellings of a channel an opt-out is still read under (case and surrounding space aside).
 CHANNEL_ALIASES: Final = {"e-mail": "email", "mail": "email", "text": "sms", "txt": "sms"}
 _KIND_ALIASES: Final = {"optout": "optout", "opt-out": "optout", "opt_out": "optout",
-                        "partner": "partner"}  # fmt: skip
+                        "partner": "partner", "complaint": "complaint",
+                        "complaint-ack": "complaint_ack", "complaintack": "complaint_ack",
+                        "complaint_ack": "complaint_ack"}  # fmt: skip
+MAX_COMPLAINT_TEXT_CHARS: Final = 64 * 1024  # a long letter; longer text is cut (a repair)
 
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
 _SUBDIVISION: Final = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
@@ -180,7 +183,65 @@ class SendIntent:
         return epoch_ms(self.at)
 
 
-Record = ConsentRecord | OptOutRecord | PartnerRecord | SendIntent
+@dataclass(frozen=True, slots=True)
+class ComplaintRecord:
+    """A complaint about unsolicited messages (issue 15 §4). It is also an opt-out of its
+    recipient from `party` (None: every party), and the DPO owes it an acknowledgement within 5
+    business days of the complainant's calendar (business_days.py, complaints.py).
+
+    Read leniently, like an opt-out (module doc): whatever else is wrong, a complaint whose
+    channel and address read is applied as an opt-out; `at` None means "from when the gate
+    received it"; `jurisdiction` None, unreadable (the strictest calendar then applies);
+    `repairs` says what was wrong. `region` (ISO 3166-2) picks the holiday subdivision and
+    `timezone` (IANA) the local calendar day; both optional, dropped as a repair when wrong."""
+
+    KIND: ClassVar[str] = "complaint"
+    id: str
+    at: datetime | None
+    channel: str
+    address: str
+    party: str | None
+    jurisdiction: str | None
+    text: str | None = None
+    region: str | None = None
+    timezone: str | None = None
+    repairs: tuple[str, ...] = field(default=(), compare=False, metadata={"wire": False})
+
+    @property
+    def at_ms(self) -> int:
+        """As OptOutRecord.at_ms."""
+        return MAX_MS if self.at is None else epoch_ms(self.at)
+
+    def as_optout(self, received_at: datetime | None = None) -> OptOutRecord:
+        """The opt-out this complaint is: same id, recipient, party and time, method
+        `complaint`. `received_at` stands in for an unreadable `at`."""
+        at = self.at if self.at is not None or received_at is None else _to_ms(received_at)
+        return OptOutRecord(
+            self.id, at, self.channel, self.address, self.party, "complaint", self.jurisdiction,
+            self.repairs,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintAckRecord:
+    """The DPO's acknowledgement of complaint `complaint_id`, at `at`. Read strictly, like a
+    grant: it relieves the gate of a duty, so one that does not read is dead-lettered and the
+    complaint stays open. `id` is the ack's own id (absent: `ack:<complaint_id>`); a record with
+    no `complaint_id` names its complaint by `id`."""
+
+    KIND: ClassVar[str] = "complaint_ack"
+    id: str
+    at: datetime
+    complaint_id: str
+
+    @property
+    def at_ms(self) -> int:
+        return epoch_ms(self.at)
+
+
+Record = (
+    ConsentRecord | OptOutRecord | PartnerRecord | SendIntent | ComplaintRecord | ComplaintAckRecord
+)
 
 
 def effective_at(record: Record, received_at: datetime) -> datetime:
@@ -650,10 +711,92 @@ def _intent(f: _Fields, record_id: str | None) -> SendIntent:
     )
 
 
+def _complaint(f: _Fields, record_id: str | None) -> ComplaintRecord:
+    """An opt-out first (read as leniently), then what the acknowledgement deadline needs."""
+    optout = _optout(f, record_id)  # f.repairs now holds the opt-out's repairs
+    repairs = [r for r in f.repairs if not r.startswith(("method ", "id unreadable"))]
+    text = f.obj.get("text")
+    if text is not None and not isinstance(text, str):
+        repairs.append("text is not a string: not kept")
+        text = None
+    elif text is None:
+        repairs.append("text missing")
+    elif len(text) > MAX_COMPLAINT_TEXT_CHARS:
+        repairs.append(f"text is {len(text)} characters: cut to {MAX_COMPLAINT_TEXT_CHARS}")
+        text = text[:MAX_COMPLAINT_TEXT_CHARS]
+    region = _complaint_region(f.obj.get("region"), optout.jurisdiction, repairs)
+    timezone = f.obj.get("timezone")
+    if timezone is not None and (
+        not isinstance(timezone, str) or not timezone.strip() or len(timezone) > MAX_TIMEZONE_CHARS
+    ):
+        repairs.append("timezone unreadable: the country's calendar zone applies")
+        timezone = None
+    complaint_id = (
+        optout.id if record_id is not None else optout.id.replace("unidentified-", "complaint-")
+    )
+    if record_id is None:
+        repairs.append(f"id unreadable: this complaint is {complaint_id}")
+    return ComplaintRecord(
+        id=complaint_id,
+        at=optout.at,
+        channel=optout.channel,
+        address=optout.address,
+        party=optout.party,
+        jurisdiction=optout.jurisdiction,
+        text=text,
+        region=region,
+        timezone=timezone.strip() if isinstance(timezone, str) else None,
+        repairs=tuple(repairs),
+    )
+
+
+def _complaint_region(value: object, country: str | None, repairs: list[str]) -> str | None:
+    if value is None:
+        return None
+    region = value.strip().upper() if isinstance(value, str) and len(value) <= 16 else None
+    if (
+        region is None
+        or not _SUBDIVISION.fullmatch(region)
+        or iso_subdivision_country(region) is None
+        or region[:2] != country
+    ):
+        repairs.append(
+            f"region {excerpt(value)} is not an ISO 3166-2 subdivision of the jurisdiction: "
+            "the national calendar applies"
+        )
+        return None
+    return region
+
+
+def _complaint_ack(f: _Fields, record_id: str | None) -> ComplaintAckRecord:
+    complaint_id = f.obj.get("complaint_id")
+    if complaint_id is None:
+        complaint_id = record_id
+        if complaint_id is None:
+            raise ValueError("complaint_id is required (or an id naming the complaint)")
+    elif (
+        not isinstance(complaint_id, str)
+        or not complaint_id.strip()
+        or len(complaint_id) > MAX_ID_CHARS
+    ):
+        raise ValueError(f"complaint_id must be a non-empty string of at most {MAX_ID_CHARS}")
+    return ComplaintAckRecord(
+        id=record_id if record_id is not None else f"ack:{complaint_id}",
+        at=f.instant("at"),
+        complaint_id=complaint_id,
+    )
+
+
 _PARSERS: Final[dict[str, Callable[[_Fields, str | None], Record]]] = {
     ConsentRecord.KIND: _consent,
     OptOutRecord.KIND: _optout,
     PartnerRecord.KIND: _partner,
     SendIntent.KIND: _intent,
+    ComplaintRecord.KIND: _complaint,
+    ComplaintAckRecord.KIND: _complaint_ack,
 }
-_LENIENT_KINDS: Final = frozenset({OptOutRecord.KIND, PartnerRecord.KIND})
+# Kinds read even without a readable `id`: the restricting ones (module doc), and the ack, whose
+# `complaint_id` is what matters.
+_LENIENT_KINDS: Final = frozenset(
+    {OptOutRecord.KIND, PartnerRecord.KIND, ComplaintRecord.KIND, ComplaintAckRecord.KIND}
+)

@@ -8,14 +8,18 @@ a message saying which topic has how many partitions.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from streams import topics
+from streams.kafka_config import client_config
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class TopicLayoutError(RuntimeError):
@@ -33,19 +37,27 @@ class TopicLayout:
         return self.partitions[topics.INTENTS.base]
 
 
-def topic_configs(spec: topics.TopicSpec) -> dict[str, str]:
-    configs: dict[str, str] = {}
-    if spec is topics.PARTNER:
-        # Latest agreement per party is all the gate needs; compaction keeps the topic small.
+def topic_configs(spec: topics.TopicSpec, settings: Settings) -> dict[str, str]:
+    """The topic-level configs the registry asks for (`streams/topics.py`), with this
+    deployment's durability."""
+    configs = {"min.insync.replicas": str(settings.min_insync_replicas)}
+    if spec.compacted:
         configs["cleanup.policy"] = "compact"
-    if spec is topics.INTENTS:
-        # Broker time, so decision latency is measured from when Kafka had the intent.
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    if spec.log_append_time:
         configs["message.timestamp.type"] = "LogAppendTime"
     return configs
 
 
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """faust's table changelog: compacted (latest value per key is the table), as durable as the
+    inputs it was built from."""
+    return {"cleanup.policy": "compact", "min.insync.replicas": str(settings.min_insync_replicas)}
+
+
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+    return AdminClient(client_config(settings))
 
 
 def existing_partitions(
@@ -59,12 +71,22 @@ def existing_partitions(
     }
 
 
-def ensure_topics(settings: Settings, admin: AdminClient | None = None) -> TopicLayout:
-    """Create missing topics, then check the recipient topics are co-partitioned."""
+def ensure_topics(
+    settings: Settings, admin: AdminClient | None = None, *, changelog: str | None = None
+) -> TopicLayout:
+    """Create missing topics (and the table's `changelog`, when named, before faust would make it
+    with its own defaults), warn about existing topics whose configs differ from the registry's,
+    then check the recipient topics are co-partitioned."""
+    if settings.min_insync_replicas > settings.replication_factor:
+        raise TopicLayoutError(
+            f"CONSENTGATE_MIN_INSYNC_REPLICAS={settings.min_insync_replicas} is more than "
+            f"CONSENTGATE_REPLICATION_FACTOR={settings.replication_factor}: no write could succeed"
+        )
     admin = admin or admin_client(settings)
     prefix = settings.topic_prefix
     names = {spec.base: spec.name(prefix) for spec in topics.ALL}
-    found = existing_partitions(admin, list(names.values()))
+    everything = [*names.values(), *([changelog] if changelog else [])]
+    found = existing_partitions(admin, everything)
     recipient_counts = {
         spec.base: found[names[spec.base]]
         for spec in topics.RECIPIENT_TOPICS
@@ -72,15 +94,25 @@ def ensure_topics(settings: Settings, admin: AdminClient | None = None) -> Topic
     }
     # New recipient topics follow the existing ones, so adding one never breaks co-partitioning.
     recipient_n = next(iter(recipient_counts.values()), settings.partitions)
-    missing = [
-        NewTopic(
-            names[spec.base],
-            num_partitions=recipient_n if spec.recipient_keyed else settings.partitions,
-            replication_factor=settings.replication_factor,
-            config=topic_configs(spec),
+    wanted = {
+        names[spec.base]: (
+            recipient_n if spec.recipient_keyed else settings.partitions,
+            topic_configs(spec, settings),
         )
         for spec in topics.ALL
-        if names[spec.base] not in found
+    }
+    if changelog:
+        wanted[changelog] = (recipient_n, changelog_configs(settings))
+    warn_about_configs(admin, {name: wanted[name][1] for name in wanted if name in found})
+    missing = [
+        NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=settings.replication_factor,
+            config=configs,
+        )
+        for name, (partitions, configs) in wanted.items()
+        if name not in found
     ]
     if missing:
         for name, future in admin.create_topics(missing, operation_timeout=30).items():
@@ -92,15 +124,53 @@ def ensure_topics(settings: Settings, admin: AdminClient | None = None) -> Topic
         # Metadata catches up with creation a moment later.
         deadline = time.monotonic() + 15
         while True:
-            found = existing_partitions(admin, list(names.values()))
-            if all(name in found for name in names.values()) or time.monotonic() > deadline:
+            found = existing_partitions(admin, everything)
+            if all(name in found for name in everything) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
-    absent = [name for name in names.values() if name not in found]
+    absent = [name for name in everything if name not in found]
     if absent:
         raise TopicLayoutError(f"topics missing after creation: {', '.join(absent)}")
     check_copartitioned({names[s.base]: found[names[s.base]] for s in topics.RECIPIENT_TOPICS})
     return TopicLayout({base: found[name] for base, name in names.items()})
+
+
+def config_differences(wanted: dict[str, str], actual: dict[str, str]) -> dict[str, str]:
+    """Each config the registry asks for that the topic does not have: `key -> 'has X, want Y'`."""
+    return {
+        key: f"has {actual.get(key, 'unset')}, want {value}"
+        for key, value in wanted.items()
+        if actual.get(key) != value
+    }
+
+
+def warn_about_configs(admin: AdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    """Existing topics keep their configs (changing retention is the operator's call, and may be
+    refused by ACLs), but a topic that would expire the history a rebuild needs is worth a
+    warning at every start."""
+    if not wanted:
+        return
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    try:
+        futures = admin.describe_configs(resources, request_timeout=10)
+    except KafkaException as exc:
+        log.warning("could not read topic configs to check them: %s", exc)
+        return
+    for resource, future in futures.items():
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            log.warning("could not read the configs of topic %s: %s", resource.name, exc)
+            continue
+        actual = {key: str(entry.value) for key, entry in entries.items()}
+        for key, difference in config_differences(wanted[resource.name], actual).items():
+            log.warning(
+                "topic %s: %s %s (set it with kafka-configs.sh; see docs/operations.md, "
+                "Durable topics)",
+                resource.name,
+                key,
+                difference,
+            )
 
 
 def check_copartitioned(counts: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition as KafkaTP
 
 from streams import topics
+from streams.kafka_config import aiokafka_security_kwargs
 from streams.policy.records import InvalidRecord, PartnerRecord, parse_record
 from streams.policy.state import Agreements
 from streams.runtime.ordering import AppliedPositions, TopicPartition
@@ -62,6 +63,7 @@ class AgreementsView:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                **aiokafka_security_kwargs(self._settings),
                 group_id=None,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
@@ -75,6 +77,7 @@ class AgreementsView:
         if self._offsets is None:
             client = AIOKafkaConsumer(
                 bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                **aiokafka_security_kwargs(self._settings),
                 group_id=None,
                 enable_auto_commit=False,
             )
@@ -97,7 +100,10 @@ class AgreementsView:
     ) -> Mapping[TopicPartition, int]:
         """`group`'s committed offsets of `tps`, as the broker has them (none: left out)."""
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap_servers)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                **aiokafka_security_kwargs(self._settings),
+            )
             await admin.start()
             self._admin = admin
         found = await self._admin.list_consumer_group_offsets(

@@ -20,12 +20,13 @@ from faust.types import TP
 from prometheus_client import ProcessCollector
 
 from streams import __version__, topics
-from streams.kafka_config import output_producer_config
+from streams.kafka_config import aiokafka_security_kwargs, output_producer_config
 from streams.metrics import GateMetrics
 from streams.runtime import faust_compat
 from streams.runtime.agreements import AgreementsView
 from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 from streams.runtime.gate import Gate, Inbound
+from streams.runtime.health import install_health
 from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartition
 from streams.runtime.outputs import KafkaOutputs, Outputs
 from streams.runtime.statestore import WriteBehindStore
@@ -115,8 +116,22 @@ def serve_metrics(app: faust.App, metrics: GateMetrics) -> None:
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
+    # faust's clients take TLS and SASL as one credentials object; the same settings configure
+    # the librdkafka and plain aiokafka clients (streams/kafka_config.py).
+    security = aiokafka_security_kwargs(settings)
+    credentials: Any = None
+    if "sasl_mechanism" in security:
+        credentials = faust.SASLCredentials(
+            username=security["sasl_plain_username"],
+            password=security["sasl_plain_password"],
+            mechanism=security["sasl_mechanism"],
+            ssl_context=security.get("ssl_context"),
+        )
+    elif "ssl_context" in security:
+        credentials = faust.SSLCredentials(security["ssl_context"])
     return {
         "broker": brokers,
+        "broker_credentials": credentials,
         "store": settings.store,
         "datadir": str(settings.data_dir),
         "topic_partitions": partitions,
@@ -155,6 +170,7 @@ def create_app(
 ) -> WorkerApp:
     metrics = metrics or GateMetrics()
     metrics.worker_info.labels(__version__, settings.policy.policy_version).set(1)
+    metrics.initialise()
     prefix = settings.topic_prefix
     names = {spec.base: spec.name(prefix) for spec in topics.ALL}
     app = faust.App(settings.app_id, **faust_settings(settings, partitions))
@@ -165,6 +181,7 @@ def create_app(
         ProcessCollector(registry=metrics.registry)
         metrics.registry.register(FaustCollector(cast(GateMonitor, app.monitor)))
         serve_metrics(app, metrics)
+        install_health(app)
 
     def raw_topic(spec: topics.TopicSpec) -> Any:
         return app.topic(
@@ -318,6 +335,11 @@ def create_app(
             store.flush()
 
     intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
+
+    @app.task
+    async def drain_directly() -> None:
+        """faust's per-message `wait_first` only where a callback could wait (faust_compat)."""
+        faust_compat.drain_without_wait_first(app)
 
     @app.task
     async def serve_outputs() -> None:

@@ -1,10 +1,11 @@
 """Build and run the gate's worker process.
 
-Start-up order matters: topics first (a co-partitioning error stops the worker before it joins the
-group), then schemas (the codec needs their ids), then the consent table's changelog in bulk
-(`recovery.py`), then the faust worker, which replays the rest of the changelog before any agent
-runs. `consentgate worker` (`streams.cli.worker`) is the
-command around this.
+Start-up order matters: the local store is checked against the cluster first (`store_check.py`: a
+store made for another cluster is moved aside before anything opens it), then topics (a
+co-partitioning error stops the worker before it joins the group), then schemas (the codec needs
+their ids), then the consent table's changelog in bulk (`recovery.py`), then the faust worker,
+which replays the rest of the changelog before any agent runs. `consentgate worker`
+(`streams.cli.worker`) is the command around this.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from streams import topics
 from streams.policy.jurisdictions import table_for
 from streams.runtime.admin import ensure_topics
+from streams.runtime.store_check import check_store, with_data_dir
 from streams.settings import Settings
 
 log = logging.getLogger("consentgate.worker")
@@ -23,11 +25,14 @@ log = logging.getLogger("consentgate.worker")
 
 def build(settings: Settings) -> Any:
     """Topics, schemas and the faust app, ready to run. Returns the `WorkerApp`."""
-    from streams.runtime.app import create_app
+    from streams.runtime import faust_compat
+    from streams.runtime.app import TABLE_NAME, create_app
     from streams.serdes import codec_for
 
     table_for(settings.policy)  # a broken override table stops the worker now, not per intent
-    layout = ensure_topics(settings)
+    settings = with_data_dir(settings)
+    changelog = faust_compat.changelog_topic_for(settings.app_id, TABLE_NAME)
+    layout = ensure_topics(settings, changelog=changelog)
     return create_app(
         settings,
         partitions=layout.recipient_partitions,
@@ -52,8 +57,12 @@ def use_event_loop(name: str) -> None:
 
 def serve(settings: Settings) -> None:
     """Run the worker until SIGTERM or SIGINT. Raises TopicLayoutError or TableError before
-    joining the group when the cluster or the jurisdiction table is not usable."""
+    joining the group when the cluster or the jurisdiction table is not usable, and
+    StoreCheckError when the cluster cannot be asked whether the local store fits it."""
+    from streams.runtime.app import TABLE_NAME
+
     use_event_loop(settings.event_loop)
+    settings = check_store(settings, TABLE_NAME)  # before anything opens the store
     worker_app = build(settings)
     from faust import Worker
 

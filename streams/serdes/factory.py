@@ -14,8 +14,16 @@ from streams.settings import Settings
 
 
 def registry_config(settings: Settings) -> dict[str, Any]:
-    """confluent-kafka SchemaRegistryClient configuration for these settings."""
-    return {"url": settings.schema_registry_url}
+    """confluent-kafka SchemaRegistryClient configuration for these settings: basic auth when a
+    registry user is set, and the project CA for an https registry."""
+    config: dict[str, Any] = {"url": settings.schema_registry_url}
+    if settings.registry_username or settings.registry_password:
+        config["basic.auth.user.info"] = (
+            f"{settings.registry_username}:{settings.registry_password}"
+        )
+    if settings.schema_registry_url.startswith("https:") and settings.ssl_ca_file is not None:
+        config["ssl.ca.location"] = str(settings.ssl_ca_file)
+    return config
 
 
 def codec_for(settings: Settings, *, register: bool = False, **options: Any) -> WireCodec:

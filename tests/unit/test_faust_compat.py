@@ -88,3 +88,119 @@ def test_producer_buffer_has_a_message_bound() -> None:
     app = faust.App("compat-buffer", broker="kafka://127.0.0.1:9", store="memory://")
     faust_compat.allow_pending_sends(app, 1234)
     assert app.producer.buffer.max_messages == 1234
+
+
+def test_changelog_name_and_partition_paths_are_fausts(tmp_path) -> None:
+    # store_check.py reads the store before faust starts, so it must find what faust would open.
+    app = faust.App("compat-paths", broker="kafka://127.0.0.1:9", store="rocksdb://",
+                    datadir=str(tmp_path))  # fmt: skip
+    table = app.Table("recipients", default=None, key_type=bytes, value_type=bytes, partitions=4)
+    assert faust_compat.changelog_topic_name(table) == faust_compat.changelog_topic_for(
+        "compat-paths", "recipients"
+    )
+    store: Any = table.data
+    store.set_persisted_offset(faust.types.TP(faust_compat.changelog_topic_name(table), 2), 17)
+    for db in store._dbs.values():
+        db.close()
+    paths = faust_compat.table_partition_paths(tmp_path, "recipients")
+    assert paths == {2: store.partition_path(2)}
+    assert faust_compat.read_persisted_offset(paths[2]) == 17
+
+
+def test_recovery_state_reads_a_consumer_that_has_not_started() -> None:
+    # /ready reads these without creating faust's consumer or recovery service.
+    app = faust.App("compat-health", broker="kafka://127.0.0.1:9", store="memory://")
+    assert app._consumer is None
+    state = faust_compat.recovery_state(app)
+    assert state == faust_compat.RecoveryState(False, False, False, False, 0)
+    assert app.consumer is not None  # made, not started: assignment() refuses, not ready
+    assert faust_compat.recovery_state(app).started is False
+    assert hasattr(app, "rebalancing") and hasattr(app, "in_recovery")
+    recovery = app.tables.recovery
+    assert hasattr(recovery.completed, "is_set") and app.tables._recovery is recovery
+
+
+class _Event:
+    def __init__(self, is_set: bool) -> None:
+        self._set = is_set
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self) -> None:
+        return None
+
+
+class _Queue:
+    def __init__(self, full: bool) -> None:
+        self._full = full
+
+    def full(self) -> bool:
+        return self._full
+
+
+class _Channel:
+    def __init__(self, full: bool = False) -> None:
+        self.queue = _Queue(full)
+
+
+class _FlowControl:
+    def __init__(self, active: bool) -> None:
+        self.active = active
+
+    def is_active(self) -> bool:
+        return self.active
+
+
+def _drain_app(*, suspended: bool = False, active: bool = True, full: bool = False) -> Any:
+    calls: list[str] = []
+
+    class Consumer:
+        suspend_flow = _Event(suspended)
+
+        async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:
+            calls.append("faust")
+            for coro in coros:
+                if hasattr(coro, "close"):
+                    coro.close()
+            return None
+
+    class App:
+        consumer = Consumer()
+        flow_control = _FlowControl(active)
+        topics = [_Channel(), _Channel(full)]
+
+    app = App()
+    faust_compat.drain_without_wait_first(app)
+    return app, calls
+
+
+async def test_drain_awaits_the_callback_directly_when_nothing_can_wait() -> None:
+    app, calls = _drain_app()
+    ran: list[int] = []
+
+    async def callback() -> int:
+        ran.append(1)
+        return 7
+
+    result = await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert ran == [1] and calls == [] and result.results == [7]
+
+
+async def test_drain_falls_back_to_faust_when_a_callback_could_wait() -> None:
+    for condition in ({"suspended": True}, {"active": False}, {"full": True}):
+        app, calls = _drain_app(**condition)
+
+        async def callback() -> None:
+            return None
+
+        await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+        assert calls == ["faust"], condition
+
+
+def test_faust_drain_loop_still_calls_wait_first_on_its_consumer() -> None:
+    from faust.transport.consumer import Consumer
+
+    source = inspect.getsource(Consumer._drain_messages)
+    assert "self.wait_first(" in source and "suspend_flow.wait()" in source
+    assert inspect.getsource(Consumer).count("self.wait_first(") == 1

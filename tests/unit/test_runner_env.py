@@ -22,9 +22,15 @@ def test_child_environment_rebuilds_the_same_settings() -> None:
         topic_prefix="x.",
         data_dir=Path("/tmp/child-data"),
         ordering_max_wait=timedelta(seconds=2.5),
+        security_protocol="sasl_ssl",
+        sasl_username="consentgate-worker",
+        sasl_password="s3cret-for-the-child",
+        ssl_ca_file=Path("/tmp/ca.pem"),
+        registry_password="registry-s3cret",
         policy=policy,
     )
     env = worker_env(settings)
+    # Secrets reach the child unmasked (it must connect), unlike what `consentgate config` shows.
     assert Settings.from_env(env) == settings
 
 

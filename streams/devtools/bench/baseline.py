@@ -21,6 +21,9 @@ BASELINE_TOPIC = "bench-baseline-verdicts"
 CHILD_TIMEOUT_S = 1800
 
 
+UNCOMPRESSED: dict[str, Any] = {"compression.type": "none"}
+
+
 def baseline_verdict(decoded: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A verdict-shaped record for a decoded intent, without deciding anything."""
     return {
@@ -60,7 +63,7 @@ class _Loop:
             }
         )
         # acks=all and idempotence like every consentgate producer; no compression, like the gate's.
-        self.producer = Producer(producer_config(bootstrap, **{"compression.type": "none"}))
+        self.producer = Producer(producer_config(bootstrap, **UNCOMPRESSED))
         self.consumer.subscribe([topics.INTENTS.name(prefix)])
         self.out_topic = out_topic
         self.consumed = self.produced = self.undecodable = 0

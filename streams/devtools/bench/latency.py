@@ -20,6 +20,9 @@ from streams.devtools.bench.scrape import histogram_delta
 Keyed = list[tuple[str, bytes, bytes]]  # (intent id, key, encoded value)
 
 
+LOW_LINGER: dict[str, Any] = {"linger.ms": 1}  # one intent at a time, at a fixed rate
+
+
 class FixedRateSender:
     """Produces pre-encoded intents on a schedule of `target` per second and keeps each one's
     broker append time from its delivery report."""
@@ -29,7 +32,7 @@ class FixedRateSender:
 
         from connectors.producer import producer_config
 
-        self.producer = Producer(producer_config(bootstrap, **{"linger.ms": 1}))
+        self.producer = Producer(producer_config(bootstrap, **LOW_LINGER))
         self.topic = topic
         self.appended: dict[str, int] = {}
         self.errors: list[str] = []

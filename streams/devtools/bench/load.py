@@ -13,7 +13,7 @@ from streams.devtools.bench.kafkaio import commit_group_at_end
 from streams.devtools.bench.seeding import SEED_CHILDREN, Seeders, clock_after_state, state_stream
 
 Encoded = list[tuple[Any, str, bytes]]
-BULK_PRODUCER = {
+BULK_PRODUCER: dict[str, Any] = {
     "linger.ms": 20,
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 1_000_000,

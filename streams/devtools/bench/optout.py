@@ -17,6 +17,9 @@ from streams.devtools.bench.measure import percentile
 KEYWORD_CHANNELS = {"sms", "mms", "whatsapp"}
 
 
+NO_LINGER: dict[str, Any] = {"linger.ms": 0}  # each opt-out acknowledged at once
+
+
 def chosen_recipients(
     allowed: list[str], intents_by_id: dict[str, dict[str, Any]], wanted: int
 ) -> list[dict[str, Any]]:
@@ -65,7 +68,7 @@ def _sample(ctx: RunContext, chosen: list[dict[str, Any]]) -> tuple[list[float],
     """Times (ms) from each opt-out's ack to its recipient's next verdict, and the outcomes."""
     from connectors.producer import GateProducer
 
-    producer = GateProducer(ctx.bootstrap, ctx.codec, topic_prefix=ctx.prefix, **{"linger.ms": 0})
+    producer = GateProducer(ctx.bootstrap, ctx.codec, topic_prefix=ctx.prefix, **NO_LINGER)
     reader = _verdicts_reader(ctx)
     times_ms: list[float] = []
     outcomes: Counter[str] = Counter()

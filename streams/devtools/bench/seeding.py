@@ -27,7 +27,7 @@ from streams.settings import Settings
 
 SEED_CHILDREN = 2
 TICK_MS = 3  # streams.devtools.workload.Clock.tick's default step
-BULK_PRODUCER = {
+BULK_PRODUCER: dict[str, Any] = {
     "linger.ms": 50,
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 1_000_000,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from streams.devtools.localstack.errors import StackError
 from streams.devtools.localstack.jars import KafkaJars
@@ -90,9 +92,18 @@ def new_cluster_id() -> str:
             return candidate
 
 
-def render_server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    broker = f"PLAINTEXT://{LOOPBACK}:{port}"
+def render_server_properties(
+    port: int, controller_port: int, data_dir: Path, security: list[str] | None = None
+) -> str:
+    """The node's configuration; `security` (from `security.render_security_properties`) turns
+    the client listener into the SASL_SSL listener CLIENT and secures the controller's."""
+    name = "CLIENT" if security else "PLAINTEXT"
+    broker = f"{name}://{LOOPBACK}:{port}"
     controller = f"CONTROLLER://{LOOPBACK}:{controller_port}"
+    listeners = security or [
+        "inter.broker.listener.name=PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ]
     return "\n".join(
         [
             "# Written by `consentgate stack up` on every start; edits here are overwritten.",
@@ -102,8 +113,7 @@ def render_server_properties(port: int, controller_port: int, data_dir: Path) ->
             f"listeners={broker},{controller}",
             f"advertised.listeners={broker},{controller}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            *listeners,
             f"log.dirs={data_dir}",
             "num.partitions=1",
             "offsets.topic.replication.factor=1",
@@ -149,14 +159,31 @@ def prepare(
     port: int,
     controller_port: int,
     log: Callable[[str], None],
+    security: list[str] | None = None,
+    format_arguments: list[str] | None = None,
 ) -> str:
-    """Write the config files, format the storage on first use; return the cluster id."""
+    """Write the config files, format the storage on first use; return the cluster id.
+
+    A secured node (`security`, with the SCRAM users in `format_arguments`) and a plain one
+    cannot share storage: the users and ACLs live in the metadata log the format wrote.
+    """
     layout.home.mkdir(parents=True, exist_ok=True)
     layout.logs.mkdir(parents=True, exist_ok=True)
-    layout.properties.write_text(render_server_properties(port, controller_port, layout.data))
+    # 0600: a secured node's file holds its own JAAS password.
+    layout.properties.unlink(missing_ok=True)
+    descriptor = os.open(layout.properties, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(render_server_properties(port, controller_port, layout.data, security))
     layout.log4j.write_text(render_log4j2())
+    secure = bool(security)
     if layout.formatted.is_file():
         formatted = json.loads(layout.formatted.read_text())
+        if bool(formatted.get("secure", False)) != secure:
+            was = "with" if formatted.get("secure") else "without"
+            raise StackError(
+                f"{layout.data} was formatted {was} --secure: start it the same way, or use "
+                f"another CONSENTGATE_STATE_DIR (or remove {layout.home} to start afresh)"
+            )
         if formatted["controller_port"] != controller_port:
             raise StackError(
                 f"{layout.data} was formatted for controller port {formatted['controller_port']}, "
@@ -180,6 +207,7 @@ def prepare(
         "-c",
         str(layout.properties),
         "--standalone",
+        *(format_arguments or []),
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -190,7 +218,12 @@ def prepare(
         raise StackError("formatting Kafka storage failed:\n" + "\n".join(detail))
     layout.formatted.write_text(
         json.dumps(
-            {"cluster_id": cluster_id, "controller_port": controller_port, "version": jars.version}
+            {
+                "cluster_id": cluster_id,
+                "controller_port": controller_port,
+                "version": jars.version,
+                "secure": secure,
+            }
         )
         + "\n"
     )
@@ -212,11 +245,22 @@ def command(layout: KafkaLayout, java: Java, jars: KafkaJars, state_dir: Path) -
     ]
 
 
-def describe_cluster(bootstrap_servers: str, timeout: float) -> str | None:
-    """The cluster id, when a broker answers DescribeCluster with at least one node; else None."""
+def formatted_secure(layout: KafkaLayout) -> bool:
+    """Whether this node's storage was formatted for the secured stack."""
+    try:
+        return bool(json.loads(layout.formatted.read_text()).get("secure", False))
+    except (OSError, ValueError):
+        return False
+
+
+def describe_cluster(
+    bootstrap_servers: str, timeout: float, config: dict[str, Any] | None = None
+) -> str | None:
+    """The cluster id, when a broker answers DescribeCluster with at least one node; else None.
+    `config` adds client properties (the admin's credentials on a secured stack)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    admin = AdminClient({**(config or {}), "bootstrap.servers": bootstrap_servers, "log_level": 0})
     try:
         description = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
     except Exception:
@@ -232,7 +276,13 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def wait_ready(port: int, alive: Callable[[], bool], log_file: Path, timeout: float) -> str:
+def wait_ready(
+    port: int,
+    alive: Callable[[], bool],
+    log_file: Path,
+    timeout: float,
+    config: dict[str, Any] | None = None,
+) -> str:
     """Wait until the broker serves requests; return its cluster id. Fail early if it exits."""
     deadline = time.monotonic() + timeout
     bootstrap = f"{LOOPBACK}:{port}"
@@ -243,7 +293,7 @@ def wait_ready(port: int, alive: Callable[[], bool], log_file: Path, timeout: fl
             )
         # An open port is not readiness, but it is the cheap precondition for asking.
         if _accepts(port):
-            cluster_id = describe_cluster(bootstrap, timeout=2.0)
+            cluster_id = describe_cluster(bootstrap, timeout=2.0, config=config)
             if cluster_id:
                 return cluster_id
         if time.monotonic() > deadline:

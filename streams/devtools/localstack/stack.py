@@ -10,10 +10,15 @@ processes apart from anyone else's):
     <state>/{kafka,registry}/*.jsa      class-data-sharing archives (faster JVM starts)
     <state>/logs/{kafka,registry}.log   their output
     <state>/cache/                      resolved jars, unless another cache dir is given
+    <state>/security/                   CA, broker key, passwords of a `--secure` stack (0700)
 
 `up` is idempotent: what already runs (ours, by pid file and command line) is only waited for.
 An `up` that fails stops what it started itself, and nothing else. A file lock serialises `up`
 and `down` on one state directory, so two shells or test sessions cannot start it twice.
+
+A state directory formatted with `secure=True` (`consentgate stack up --secure`) stays secured:
+TLS, SASL/SCRAM and ACLs (security.py); its status checks and `env` use the admin's or a chosen
+principal's credentials, read from `<state>/security/credentials.json`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from streams.devtools.localstack import jars as jarcache
-from streams.devtools.localstack import kafka, registry
+from streams.devtools.localstack import kafka, registry, security
 from streams.devtools.localstack.errors import StackError
 from streams.devtools.localstack.prereqs import LOOPBACK, MIN_JAVA, require_free_ports, require_java
 from streams.devtools.localstack.process import PidFile, is_ours, spawn, stop
@@ -94,13 +99,21 @@ class LocalStack:
     """
 
     def __init__(
-        self, settings: Settings, *, cache_dir: Path | None = None, log: Log | None = None
+        self,
+        settings: Settings,
+        *,
+        cache_dir: Path | None = None,
+        log: Log | None = None,
+        secure: bool = False,
     ) -> None:
         self.settings = settings
         self.state_dir = settings.state_dir.expanduser().resolve()
         self.cache_dir = (cache_dir or self.state_dir / "cache").expanduser().resolve()
         self.log = log or _quiet
         self.kafka_layout = kafka.KafkaLayout.under(self.state_dir)
+        self.security_layout = security.SecurityLayout.under(self.state_dir)
+        # Asked for, or already so: a secured state directory is never started open.
+        self.secure = secure or kafka.formatted_secure(self.kafka_layout)
         self._lock_depth = 0
         self._lock_handle: IO[str] | None = None
 
@@ -148,6 +161,48 @@ class LocalStack:
                 fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
                 self._lock_handle.close()
                 self._lock_handle = None
+
+    # -- security ---------------------------------------------------------------------------
+
+    def credentials(self) -> security.Credentials:
+        return security.Credentials.load(self.security_layout.credentials_file)
+
+    def client_settings(self, principal: str = security.ADMIN) -> Settings:
+        """Settings that reach this stack as `principal` (unchanged settings when not secure)."""
+        endpoints = self.endpoints()
+        settings = self.settings.replace(
+            kafka_bootstrap_servers=endpoints.bootstrap_servers,
+            schema_registry_url=endpoints.schema_registry_url,
+        )
+        if not self.secure:
+            return settings
+        return security.client_settings(
+            settings, self.security_layout, self.credentials(), principal
+        )
+
+    def client_env(self, principal: str = security.WORKER) -> dict[str, str]:
+        """What `consentgate stack env` prints: the endpoints, and on a secured stack the
+        variables (password included) that connect as `principal`."""
+        env = self.endpoints().env()
+        if self.secure:
+            env.update(security.client_env(self.security_layout, self.credentials(), principal))
+        return env
+
+    def _admin_config(self) -> dict[str, Any] | None:
+        if not self.secure:
+            return None
+        from streams.kafka_config import security_config
+
+        return security_config(self.client_settings(security.ADMIN))
+
+    def grant_gate(self, topic_prefix: str, app_id: str) -> int:
+        """ACLs for one gate's worker and connectors on a secured stack (no-op when open)."""
+        if not self.secure:
+            return 0
+        from streams.kafka_config import client_config
+
+        bindings = security.gate_acls(topic_prefix, app_id)
+        return security.grant(client_config(self.client_settings(security.ADMIN)), bindings)
 
     # -- addresses and versions -------------------------------------------------------------
 
@@ -205,6 +260,9 @@ class LocalStack:
                 if to_start:
                     self._start(to_start, started)
                 self._wait(timeout)
+                if self.secure:
+                    count = self.grant_gate(self.settings.topic_prefix, self.settings.app_id)
+                    self.log(f"ACLs in place ({count}) for app id {self.settings.app_id!r}")
             except BaseException:
                 self._stop(started)
                 raise
@@ -240,6 +298,12 @@ class LocalStack:
         # Both JVMs boot at once: the registry keeps its schemas in H2, not in Kafka.
         if kafka_jars is not None:
             layout = self.kafka_layout
+            secured: list[str] | None = None
+            users: list[str] | None = None
+            if self.secure:
+                credentials = security.ensure_material(self.security_layout)
+                secured = security.render_security_properties(self.security_layout, credentials)
+                users = security.format_arguments(credentials)
             cluster_id = kafka.prepare(
                 layout,
                 java.path,
@@ -247,9 +311,12 @@ class LocalStack:
                 self.settings.kafka_port,
                 self.settings.kafka_controller_port,
                 self.log,
+                security=secured,
+                format_arguments=users,
             )
             address = f"{LOOPBACK}:{self.settings.kafka_port}"
-            self.log(f"starting Apache Kafka {kafka_jars.version} on {address}")
+            how = " (TLS, SASL/SCRAM-SHA-512, ACLs)" if self.secure else ""
+            self.log(f"starting Apache Kafka {kafka_jars.version} on {address}{how}")
             pid = spawn(
                 kafka.command(layout, java, kafka_jars, self.state_dir),
                 log_file=self.log_file(KAFKA),
@@ -297,7 +364,13 @@ class LocalStack:
 
     def _wait(self, timeout: float) -> None:
         kafka_port = self._port(KAFKA)
-        cluster_id = kafka.wait_ready(kafka_port, self._alive(KAFKA), self.log_file(KAFKA), timeout)
+        cluster_id = kafka.wait_ready(
+            kafka_port,
+            self._alive(KAFKA),
+            self.log_file(KAFKA),
+            timeout,
+            config=self._admin_config(),
+        )
         recorded = self._meta(KAFKA).get("cluster_id")
         if recorded and recorded != cluster_id:
             raise StackError(
@@ -335,7 +408,7 @@ class LocalStack:
             address = self._address(name)
             state = "stopped"
             if pid is not None:
-                state = "ready" if self._answers(name, address) else "running"
+                state = "ready" if self._answers(name, address, self._admin_config()) else "running"
             rows.append(
                 ComponentStatus(
                     name=name,
@@ -350,7 +423,7 @@ class LocalStack:
         return StackStatus(state_dir=self.state_dir, components=tuple(rows))
 
     @staticmethod
-    def _answers(name: str, address: str) -> bool:
+    def _answers(name: str, address: str, config: dict[str, Any] | None = None) -> bool:
         if name == KAFKA:
-            return kafka.describe_cluster(address, timeout=3.0) is not None
+            return kafka.describe_cluster(address, timeout=3.0, config=config) is not None
         return registry.answers(address, timeout=3.0)
