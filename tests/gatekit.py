@@ -15,6 +15,7 @@ from connectors.producer import GateProducer
 from streams import topics
 from streams.devtools.ports import free_port
 from streams.devtools.runner import WorkerProcess
+from streams.kafka_config import client_config
 from streams.runtime.admin import ensure_topics
 from streams.serdes import WireCodec, codec_for
 from streams.settings import Settings
@@ -47,9 +48,7 @@ class RunningGate:
     def start(cls, settings: Settings, log_dir: Path) -> RunningGate:
         ensure_topics(settings)
         codec = codec_for(settings, register=True)
-        producer = GateProducer(
-            settings.kafka_bootstrap_servers, codec, topic_prefix=settings.topic_prefix
-        )
+        producer = GateProducer.for_settings(settings, codec)
         worker = WorkerProcess(settings, log_dir / "worker.log").start()
         return cls(settings, worker, codec, producer)
 
@@ -69,11 +68,9 @@ class OutputReader:
         self.records: list[dict[str, Any]] = []
         name = spec.name(settings.topic_prefix)
         self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap_servers,
-                "group.id": f"reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-            }
+            client_config(
+                settings, **{"group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False}
+            )
         )
         partitions = self._consumer.list_topics(name, timeout=10).topics[name].partitions
         self._consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])

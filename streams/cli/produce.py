@@ -38,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     ensure_topics(settings)
     codec = codec_for(settings, register=True)
-    producer = GateProducer(
-        settings.kafka_bootstrap_servers, codec, topic_prefix=settings.topic_prefix
-    )
+    producer = GateProducer.for_settings(settings, codec)
     sent = failed = 0
     with stream:
         for number, line in enumerate(stream, start=1):

@@ -69,16 +69,16 @@ def follow(
 ) -> Iterator[dict[str, Any]]:
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
+    from streams.kafka_config import client_config
     from streams.serdes import codec_for
 
     codec = codec_for(settings)
     name = spec.name(settings.topic_prefix)
     consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"consentgate-tail-{uuid.uuid4()}",
-            "enable.auto.commit": False,
-        }
+        client_config(
+            settings,
+            **{"group.id": f"consentgate-tail-{uuid.uuid4()}", "enable.auto.commit": False},
+        )
     )
     try:
         metadata = consumer.list_topics(name, timeout=10)

@@ -21,6 +21,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from streams.policy.jurisdictions import TableError
     from streams.runtime.admin import TopicLayoutError
+    from streams.runtime.store_check import StoreCheckError
     from streams.runtime.worker import serve
 
     try:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         serve(settings)
-    except (TopicLayoutError, TableError) as exc:
+    except (TopicLayoutError, TableError, StoreCheckError) as exc:
         print(f"consentgate worker: {exc}", file=sys.stderr)
         return 2
     return 0

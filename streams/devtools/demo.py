@@ -101,9 +101,7 @@ def _run_on(base: Settings, args: argparse.Namespace) -> int:
         codec = codec_for(settings, register=True)
         print("starting the gate worker...", flush=True)
         worker.start()
-        producer = GateProducer(
-            settings.kafka_bootstrap_servers, codec, topic_prefix=settings.topic_prefix
-        )
+        producer = GateProducer.for_settings(settings, codec)
         recipients = make_recipients(args.recipients, seed=hash(run_id) & 0xFFFF)
         clock = Clock()
         state = partner_records(clock) + list(consent_records(recipients, clock))

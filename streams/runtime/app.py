@@ -30,6 +30,7 @@ from streams.runtime.health import install_health
 from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartition
 from streams.runtime.outputs import KafkaOutputs, Outputs
 from streams.runtime.statestore import WriteBehindStore
+from streams.runtime.store_check import resolve_data_dir
 from streams.serdes import WireCodec
 from streams.settings import Settings
 
@@ -133,7 +134,7 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         "broker": brokers,
         "broker_credentials": credentials,
         "store": settings.store,
-        "datadir": str(settings.data_dir),
+        "datadir": str(resolve_data_dir(settings)),
         "topic_partitions": partitions,
         "topic_replication_factor": settings.replication_factor,
         "processing_guarantee": "at_least_once",

@@ -77,7 +77,15 @@ def command_line(pid: int) -> list[str]:
 
 
 def is_ours(pid: int, state_dir: Path) -> bool:
-    return is_alive(pid) and marker(state_dir) in command_line(pid)
+    """A live process started for this state directory: its command line carries the marker,
+    or it is a child this process spawned and it still runs (between fork and exec its command
+    line is still ours; treating it as foreign there once left a broker running unrecorded)."""
+    if not is_alive(pid):
+        return False
+    if marker(state_dir) in command_line(pid):
+        return True
+    child = _CHILDREN.get(pid)
+    return child is not None and child.poll() is None
 
 
 @dataclass(frozen=True, slots=True)
