@@ -617,7 +617,25 @@ def worker_health() -> Dashboard:
                     ),
                     "{{topic}}",
                 ),
-                span=24,
+                span=12,
+            )
+        )
+        .with_panel(
+            ts(
+                13,
+                "Waits for the schema registry by topic",
+                "Batches that waited because the schema registry could not be asked (1m rate). "
+                "Their records wait and are applied when it answers; intents that need them are "
+                "denied STATE_NOT_CURRENT meanwhile.",
+                "ops",
+                (
+                    zero_if_absent(
+                        "sum by (topic) (rate(consentgate_registry_waits_total[1m]))",
+                        topic="none",
+                    ),
+                    "{{topic}}",
+                ),
+                span=12,
             )
         )
         .with_row(row(102, "Process"))

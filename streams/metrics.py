@@ -100,6 +100,13 @@ class GateMetrics:
             ["topic"],
             registry=r,
         )
+        self.registry_waits = Counter(
+            "consentgate_registry_waits",
+            "Batches that waited for the schema registry (it could not be asked), by input "
+            "topic. The records wait; none is dead-lettered for an outage.",
+            ["topic"],
+            registry=r,
+        )
         self.records_repaired = Counter(
             "consentgate_records_repaired",
             "Opt-outs and revocations applied after a repair (an unreadable time, a channel's "

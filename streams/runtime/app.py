@@ -8,6 +8,7 @@ acknowledged once its outputs and table changes are durable (`outputs.py`, `stat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartit
 from streams.runtime.outputs import KafkaOutputs, Outputs
 from streams.runtime.statestore import WriteBehindStore
 from streams.runtime.store_check import resolve_data_dir
-from streams.serdes import WireCodec
+from streams.serdes import RegistryUnavailableError, WireCodec
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,15 @@ PRODUCER_BUFFER_MESSAGES = 5_000
 BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
 BATCH_WINDOW_S = 0.01
 REVOKE_FLUSH_TIMEOUT_S = 30.0
+# Waits for the schema registry: doubling from the first to the longest.
+REGISTRY_RETRY_FIRST_S = 0.2
+REGISTRY_RETRY_MAX_S = 5.0
+SPEC_OF_AGENT = {
+    "consent": topics.CONSENT,
+    "optout": topics.OPTOUT,
+    "partner": topics.PARTNER,
+    "intent": topics.INTENTS,
+}
 
 
 def stop_worker(reason: str) -> None:
@@ -285,17 +295,34 @@ def create_app(
     def in_batches(name: str, handle: Callable[[list[Any]], Awaitable[None]]) -> Callable:
         """An agent that takes its events in batches and acknowledges them only once the
         batch's outputs are durable (`noack_take`: faust commits only acknowledged offsets).
-        Anything unexpected stops the worker rather than acknowledge what was not done."""
+
+        While the schema registry cannot be asked, the batch waits (without blocking the event
+        loop) and is handled again once it answers: the agent takes nothing new meanwhile, so
+        its partitions pause, and intents that need their state are denied STATE_NOT_CURRENT
+        when the read-your-opt-outs wait expires. Anything else unexpected stops the worker
+        rather than acknowledge what was not done."""
+        spec = SPEC_OF_AGENT[name]
 
         async def run_batches(stream: Any) -> None:
             async for events in stream.noack_take(BATCH_SIZE[name], within=BATCH_WINDOW_S):
-                try:
-                    await handle(events)
-                except Exception:
-                    store.discard()
-                    log.exception("the %s agent failed; stopping the worker", name)
-                    stop_worker(f"{name} agent failed")
-                    raise
+                delay = REGISTRY_RETRY_FIRST_S
+                while True:
+                    try:
+                        codec.preload(spec, (event.message.value for event in events))
+                        await handle(events)
+                        break
+                    except RegistryUnavailableError as exc:
+                        store.discard()
+                        metrics.registry_waits.labels(spec.base).inc()
+                        log.warning("%s: schema registry unavailable (%s); waiting %.1fs",
+                                    name, exc, delay)  # fmt: skip
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, REGISTRY_RETRY_MAX_S)
+                    except Exception:
+                        store.discard()
+                        log.exception("the %s agent failed; stopping the worker", name)
+                        stop_worker(f"{name} agent failed")
+                        raise
 
         return run_batches
 

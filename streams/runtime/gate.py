@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,10 +46,6 @@ KIND_OF_TOPIC = {
     topics.PARTNER.base: "partner",
     topics.INTENTS.base: "intent",
 }
-# A registry hiccup is retried briefly. The gate is synchronous inside the event loop, so a long
-# wait would freeze every agent; past this the record is dead-lettered (bytes kept for replay).
-REGISTRY_RETRIES = 3
-REGISTRY_BACKOFF_S = 0.2
 # Dead letters carry the original bytes, up to this much; a larger record keeps its head.
 DEAD_LETTER_MAX_VALUE = 256 * 1024
 
@@ -132,6 +127,8 @@ class Gate:
             self._applied(spec.base, kind, "applied").inc()
             if isinstance(record, OptOutRecord):
                 self._optouts(record.channel, record.method).inc()
+        except RegistryUnavailableError:
+            raise  # the agent waits for the registry; nothing is dead-lettered for an outage
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.metrics.processing_errors.labels(spec.base).inc()
@@ -146,6 +143,8 @@ class Gate:
                 self.metrics.records_applied.labels(
                     topics.PARTNER.base, record.agreement, "applied"
                 ).inc()
+        except RegistryUnavailableError:
+            raise
         except Exception as exc:
             log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.metrics.processing_errors.labels(topics.PARTNER.base).inc()
@@ -176,6 +175,8 @@ class Gate:
             if self._misrouted(topics.INTENTS, msg, intent.address):
                 return
             self._decide_valid(msg, intent, decoded, hold)
+        except RegistryUnavailableError:
+            raise
         except Exception as exc:  # fail closed: a deny for any intent whose id we can read
             log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
             self.metrics.processing_errors.labels(topics.INTENTS.base).inc()
@@ -262,20 +263,9 @@ class Gate:
     # ---------------------------------------------------------------- helpers
 
     def _decode(self, spec: topics.TopicSpec, value: bytes | None) -> dict[str, Any]:
-        """Decode, retrying briefly while the registry cannot be asked.
-
-        Past the retries the error propagates and the record is dead-lettered with class
-        `registry_unavailable`; its bytes are in the dead letter, to be replayed.
-        """
-        for attempt in range(REGISTRY_RETRIES):
-            try:
-                return self.codec.decode(spec, value)
-            except RegistryUnavailableError:
-                if attempt == REGISTRY_RETRIES - 1:
-                    raise
-                log.warning("schema registry unreachable; retrying in %.1fs", REGISTRY_BACKOFF_S)
-                time.sleep(REGISTRY_BACKOFF_S)
-        raise AssertionError("unreachable")
+        """Decode; `RegistryUnavailableError` propagates: the agent waits for the registry and
+        handles the batch again (a record is never dead-lettered for an outage)."""
+        return self.codec.decode(spec, value)
 
     def _read(self, spec: topics.TopicSpec, msg: Inbound) -> Any:
         """Decode and validate, or dead-letter and return None."""

@@ -476,6 +476,25 @@ class WireCodec:
         result: dict[str, Any] = value
         return result
 
+    def preload(self, spec: TopicSpec, values: Iterable[bytes | None]) -> None:
+        """Fetch the writer schemas that `values` name before any of them is decoded.
+
+        Raises `RegistryUnavailableError` while the registry cannot be asked, so a caller can
+        wait for it before handling a batch; ids the registry does not know are left for
+        `decode` to refuse (a dead letter), and values without a wire header likewise."""
+        missing: set[int] = set()
+        for data in values:
+            if data is None or len(data) < HEADER.size or data[0] != MAGIC:
+                continue
+            schema_id = int.from_bytes(data[1:5], "big")
+            if (spec.base, schema_id) not in self._writers:
+                missing.add(schema_id)
+        for schema_id in sorted(missing):
+            try:
+                self._writer_slow(spec, schema_id)
+            except UnknownSchemaError:
+                continue
+
     def _writer_slow(self, spec: TopicSpec, schema_id: int) -> _Writer:
         with self._lock:
             writer = self._writers.get((spec.base, schema_id))

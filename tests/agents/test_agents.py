@@ -212,20 +212,34 @@ async def test_oversized_record_is_dead_lettered_with_its_head(
     assert counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword") == 1
 
 
-async def test_registry_outage_dead_letters_without_freezing(gate_app: WorkerApp, codec: WireCodec):
+async def test_a_registry_outage_holds_records_until_it_answers(
+    gate_app: WorkerApp, codec: WireCodec
+):
+    """Issue 13: no opt-out lost to an outage: the batch waits (the loop keeps running) and is
+    applied once the registry answers; nothing is dead-lettered for it."""
+    import asyncio
+
     from streams.serdes import RegistryUnavailableError
 
-    calls = 0
+    failures = 2
+    real_preload = codec.preload
 
-    def unavailable(spec: Any, value: Any) -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        raise RegistryUnavailableError("registry down")
+    def flaky(spec: Any, values: Any) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RegistryUnavailableError("registry down")
+        real_preload(spec, values)
 
-    real_decode = codec.decode
-    codec.decode = unavailable  # type: ignore[method-assign]
-    await put(gate_app, codec, "optout", topics.OPTOUT, optout())
-    codec.decode = real_decode  # type: ignore[method-assign]
-    assert calls == 3
-    [letter] = decoded(gate_app, codec, topics.DEAD_LETTERS)
-    assert letter["error_class"] == "registry_unavailable"
+    codec.preload = flaky  # type: ignore[method-assign]
+    value = codec.encode(topics.OPTOUT, wire_record(optout()))
+    async with gate_app.agents["optout"].test_context() as context:
+        await context.put(key=PHONE.encode(), value=value)
+        for _ in range(100):  # the agent waits 0.2 s, then 0.4 s, without blocking this loop
+            if counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword"):
+                break
+            await asyncio.sleep(0.05)
+    assert failures == 0
+    assert counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword") == 1
+    assert counted(gate_app, "consentgate_registry_waits_total", topic="optout-events") == 2
+    assert decoded(gate_app, codec, topics.DEAD_LETTERS) == []
