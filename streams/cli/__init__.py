@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = tuple(
         "demo",
         "bench",
         "connectors",
+        "import_",  # the `import` command (`import` is a keyword)
     )
 )
 

@@ -250,14 +250,16 @@ class Gate:
             latency.observe(max(0.0, ack_time - intent_time))
 
         key = verdict.id.encode()
-        value = self.codec.encode(topics.VERDICTS, verdict.to_wire())
+        value = self.codec.encode(topics.VERDICTS, verdict.to_wire(), trusted=True)
         self.outputs.send(topics.VERDICTS, key, value, on_ack)
         violation = violation_for(verdict, source)
         if violation is not None:
             kind = GateMetrics.sender_kind(violation.sender or "", self.config.first_party)
             self._violations(violation.rule, kind).inc()
             self.outputs.send(
-                topics.VIOLATIONS, key, self.codec.encode(topics.VIOLATIONS, violation.to_wire())
+                topics.VIOLATIONS,
+                key,
+                self.codec.encode(topics.VIOLATIONS, violation.to_wire(), trusted=True),
             )
 
     # ---------------------------------------------------------------- helpers

@@ -384,14 +384,22 @@ class WireCodec:
 
     # -- encode
 
-    def encode(self, spec: TopicSpec, record: Mapping[str, Any]) -> bytes:
+    def encode(self, spec: TopicSpec, record: Mapping[str, Any], *, trusted: bool = False) -> bytes:
         """Header and Avro body of `record` with the topic's current schema. Raises `EncodeError`
-        for a record that does not fit (extra or missing fields, wrong types, naive datetimes)."""
+        for a record that does not fit (extra or missing fields, wrong types, naive datetimes).
+
+        `trusted`: the record was built by the gate from its own typed values (a verdict, a
+        violation), in the wire shape already; the field-by-field check and conversion is
+        skipped (it cost about as much as the encoding itself) and fastavro's own type checks
+        remain."""
         schema = self.schema_for(spec)
-        try:
-            prepared = schema.prepare(record)
-        except SchemaMismatch as exc:
-            raise EncodeError(str(exc)) from None
+        if trusted:
+            prepared = record
+        else:
+            try:
+                prepared = schema.prepare(record)
+            except SchemaMismatch as exc:
+                raise EncodeError(str(exc)) from None
         schema_id = self._current_ids.get(spec.base)
         if schema_id is None:
             schema_id = self.current_schema_id(spec)

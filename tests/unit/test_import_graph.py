@@ -77,7 +77,8 @@ def test_every_command_module_is_listed_by_help() -> None:
     assert {name.rsplit(".", 1)[1] for name in COMMAND_MODULES} == modules
     help_text = build_parser().format_help()
     for name in modules:
-        assert name in help_text
+        # `import_.py` is the `import` command, `dead_letters.py` the `dead-letters` one
+        assert name.rstrip("_").replace("_", "-") in help_text
 
 
 def test_python_dash_m_streams_runs_the_command() -> None:
