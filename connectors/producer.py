@@ -61,6 +61,8 @@ def record_key(record: Mapping[str, Any]) -> str:
     """The contract's key for a record: normalized address, or party for partner agreements."""
     if record.get("type") == "partner":
         return str(record.get("party") or "")
+    if record.get("type") == "complaint_ack":  # keyed by the complaint it acknowledges
+        return str(record.get("complaint_id") or record.get("id") or "")
     address = str(record.get("address") or "")
     try:
         return normalize_address(

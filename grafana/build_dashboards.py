@@ -495,6 +495,60 @@ def compliance() -> Dashboard:
                 ),
             )
         )
+        .with_row(row(103, "Complaints"))
+        .with_panel(
+            single_stat(
+                30,
+                "Complaints waiting for acknowledgement",
+                "Complaints the DPO has not acknowledged yet, before their deadline (5 business "
+                "days of the complainant's calendar), summed over workers.",
+                "short",
+                (zero_if_absent("sum(consentgate_complaints_open)"), "open"),
+                steps=thresholds((None, "green"), (50, "orange")),
+                span=6,
+                height=8,
+                decimals=0,
+            )
+        )
+        .with_panel(
+            single_stat(
+                31,
+                "Acknowledgements overdue (24h)",
+                "COMPLAINT_ACK_OVERDUE violations over the last day: complaints nobody "
+                "acknowledged within 5 business days. Anything above 0 fires "
+                "ConsentGateComplaintAckOverdue.",
+                "short",
+                (
+                    zero_if_absent("sum(increase(consentgate_complaint_acks_overdue_total[24h]))"),
+                    "overdue",
+                ),
+                steps=thresholds((None, "green"), (0.5, "red")),
+                span=6,
+                height=8,
+                decimals=0,
+            )
+        )
+        .with_panel(
+            ts(
+                32,
+                "Complaints received and acknowledgements overdue",
+                "Complaints received (each also an opt-out) by channel, and overdue "
+                "acknowledgements, per hour.",
+                "short",
+                (
+                    zero_if_absent(
+                        "sum by (channel) (increase(consentgate_complaints_total[1h]))",
+                        channel="none",
+                    ),
+                    "received {{channel}}",
+                ),
+                (
+                    zero_if_absent("sum(increase(consentgate_complaint_acks_overdue_total[1h]))"),
+                    "overdue",
+                ),
+                span=12,
+            )
+        )
         .with_row(row(102, "Read your opt-outs"))
         .with_panel(
             ts(

@@ -126,6 +126,25 @@ class GateMetrics:
             ["version", "policy_version"],
             registry=r,
         )
+        # Complaints (issue 15 §4; streams/runtime/complaints.py).
+        self.complaints = Counter(
+            "consentgate_complaints",
+            "Complaints received and applied as opt-outs (first sight of each id), by channel.",
+            ["channel"],
+            registry=r,
+        )
+        self.complaints_open = Gauge(
+            "consentgate_complaints_open",
+            "Complaints of this worker's partitions waiting for the DPO's acknowledgement, "
+            "before their deadline (refreshed by the overdue check).",
+            registry=r,
+        )
+        self.complaint_acks_overdue = Counter(
+            "consentgate_complaint_acks_overdue",
+            "COMPLAINT_ACK_OVERDUE violations emitted: complaints not acknowledged within 5 "
+            "business days of the complainant's calendar (one per complaint).",
+            registry=r,
+        )
 
     def initialise(self) -> None:
         """Create at 0 every series whose labels are known at start-up, so a dashboard or an

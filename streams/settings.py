@@ -106,6 +106,16 @@ class Settings:
             choices=("rocksdb://", "memory://"),
         ),
     )
+    standby_replicas: int = field(
+        default=0,
+        metadata=_env(
+            "CONSENTGATE_STANDBY_REPLICAS",
+            "Standby copies of each table partition kept warm on other workers (faust's "
+            "table_standby_replicas): with 1, a worker taking over a partition starts from a "
+            "nearly current copy instead of replaying its changelog. Needs at least 2 workers.",
+            bounds=(0, 16),
+        ),
+    )
     web_bind: str = field(
         default="127.0.0.1",
         metadata=_env("CONSENTGATE_WEB_BIND", "Address the worker's HTTP server (/metrics) binds."),
@@ -318,6 +328,19 @@ class Settings:
             "CONSENTGATE_CONNECTOR_JURISDICTION",
             "Jurisdiction of a connector record when its source does not say (a SendGrid event "
             "without a consentgate_jurisdiction custom arg, a consent form without one).",
+        ),
+    )
+    pseudonym_keys: str = field(
+        default="",
+        repr=False,
+        metadata=_env(
+            "CONSENTGATE_PSEUDONYM_KEYS",
+            "kid:base64key[,kid:base64key...] (keys of at least 16 bytes) for the recipient "
+            "pseudonyms on verdicts, violations and the ledger; the first is current, all are "
+            "tried by `consentgate audit` (rotation: put the new key first). Empty: a random key "
+            "made at first start in the data directory (pseudonym.key, mode 0600), with a "
+            "warning; set it when workers run on more than one machine. (secret: shown as ***)",
+            secret=True,
         ),
     )
     policy: PolicyConfig = field(default_factory=PolicyConfig)

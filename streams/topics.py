@@ -84,10 +84,53 @@ DEAD_LETTERS = TopicSpec(
     doc="What could not be decoded or validated, with where it came from.",
 )
 
-ALL: tuple[TopicSpec, ...] = (CONSENT, OPTOUT, PARTNER, INTENTS, VERDICTS, VIOLATIONS, DEAD_LETTERS)
+LEDGER = TopicSpec(
+    "ledger",
+    key="kind:record id (UTF-8)",
+    schema="ledger_entry",
+    compacted=True,
+    retention_ms=FOREVER,
+    doc="Proof of consent: every consent, opt-out and agreement record with its evidence, kept "
+    "as long as the recipient has state plus 5 years (erasure tombstones it; schemas/README.md).",
+)
+
+# Complaints (issue 15 §4; streams/runtime/complaints.py). A complaint is an opt-out, so it is
+# keyed and co-partitioned like one; the worker forwards it, keyed by its id, to complaints-open,
+# co-partitioned with complaint-acks (keyed by the complaint's id): the open complaint and its ack
+# meet in one partition, where the deadline is tracked. Kept forever, like the other sources of
+# truth: a rebuild replays them.
+COMPLAINTS = TopicSpec(
+    "complaints",
+    key="normalized address (UTF-8)",
+    schema="complaint",
+    recipient_keyed=True,
+    retention_ms=FOREVER,
+    doc="Complaints about unsolicited messages; each is also an opt-out.",
+)
+COMPLAINTS_OPEN = TopicSpec(
+    "complaints-open",
+    key="complaint id (UTF-8)",
+    schema="complaint",
+    compacted=True,
+    retention_ms=FOREVER,
+    doc="Every complaint, re-keyed by its id by the gate, to meet its acknowledgement.",
+)
+COMPLAINT_ACKS = TopicSpec(
+    "complaint-acks",
+    key="complaint id (UTF-8)",
+    schema="complaint_ack",
+    retention_ms=FOREVER,
+    doc="The DPO's acknowledgements of complaints (due within 5 business days).",
+)
+COMPLAINT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINTS, COMPLAINTS_OPEN, COMPLAINT_ACKS)
+
+ALL: tuple[TopicSpec, ...] = (
+    CONSENT, OPTOUT, PARTNER, INTENTS, VERDICTS, VIOLATIONS, DEAD_LETTERS, LEDGER,
+    *COMPLAINT_TOPICS,
+)  # fmt: skip
 RECIPIENT_TOPICS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.recipient_keyed)
 INPUTS: tuple[TopicSpec, ...] = (CONSENT, OPTOUT, PARTNER, INTENTS)
-OUTPUTS: tuple[TopicSpec, ...] = (VERDICTS, VIOLATIONS, DEAD_LETTERS)
+OUTPUTS: tuple[TopicSpec, ...] = (VERDICTS, VIOLATIONS, DEAD_LETTERS, LEDGER)
 
 BY_BASE: dict[str, TopicSpec] = {t.base: t for t in ALL}
 
@@ -97,4 +140,6 @@ TOPIC_OF_RECORD_TYPE: dict[str, TopicSpec] = {
     "optout": OPTOUT,
     "partner": PARTNER,
     "intent": INTENTS,
+    "complaint": COMPLAINTS,
+    "complaint_ack": COMPLAINT_ACKS,
 }

@@ -28,8 +28,9 @@ COMMAND_MODULES: tuple[str, ...] = tuple(
         "stack",
         "demo",
         "bench",
-        "connectors",
         "import_",  # the `import` command (`import` is a keyword)
+        "connectors",
+        "audit",  # `audit` and `violations` (issue 15)
     )
 )
 

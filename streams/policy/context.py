@@ -34,6 +34,8 @@ class CandidateGrant(NamedTuple):
     at: int
     basis: str
     confirmed: bool
+    id: str | None = None
+    confirm_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class Context:
         "_at_ms",
         "_candidates",
         "_channels",
+        "_chosen",
         "_confirmable",
         "_covering",
         "_failures",
@@ -108,6 +111,7 @@ class Context:
         self._covering: object = _UNSET
         self._candidates: tuple[CandidateGrant, ...] | None = None
         self._failures: tuple[str, ...] | None = None
+        self._chosen: CandidateGrant | None = None
         self._confirmable: object = _UNSET
         self._jurisdiction: object = _UNSET
         self._channels: tuple[str, ...] | None = None
@@ -293,23 +297,22 @@ class Context:
         if line is None:
             return ()
         floor = self.covering_optout_at()
-        confirmed_at = line.confirmed_at
+        latest = line.confirms[-1] if line.confirms else None
         found = [
-            CandidateGrant(
-                g.at,
-                g.basis,
-                g.basis == EXPRESS and confirmed_at is not None and g.at <= confirmed_at,
-            )
+            CandidateGrant(g.at, g.basis, True, g.id, latest.id)
+            if g.basis == EXPRESS and latest is not None and g.at <= latest.at
+            else CandidateGrant(g.at, g.basis, False, g.id)
             for g in line.grants
             if floor is None or g.at > floor
         ]
         paired = line.confirmed_grant_at
         if (
             paired is not None
+            and latest is not None
             and (floor is None or paired > floor)
             and not any(c.at == paired and c.basis == EXPRESS for c in found)
         ):
-            found.append(CandidateGrant(paired, EXPRESS, True))
+            found.append(CandidateGrant(paired, EXPRESS, True, latest.grant_id, latest.id))
             found.sort(key=_at)
         return tuple(found)
 
@@ -320,6 +323,7 @@ class Context:
             latest: tuple[str, ...] = ()
             checks = self.grant_checks
             for grant in self.candidate_grants():
+                self._chosen = grant
                 failed: list[str] | None = None
                 for check in checks:
                     code = check(grant, self)
@@ -331,6 +335,21 @@ class Context:
                 latest = tuple(failed)
             self._failures = latest
         return self._failures
+
+    def relied_grant(self) -> CandidateGrant | None:
+        """The grant the consent decision rests on: the one that passes every grant check, else
+        the latest candidate (whose failures `grant_failures` gives); None without candidates."""
+        self.grant_failures()
+        return self._chosen
+
+    def covering_optout_id(self) -> str | None:
+        """The id of the covering opt-out (None when none covers, or its id is not known)."""
+        if self.covering_optout_at() is None:
+            return None
+        found = self.covering_optout()
+        if found is None:
+            return None
+        return self.state.optout_ids.get((found.channel, found.party)) or self.optout_id(found)
 
     def grant_verdicts(self) -> tuple[tuple[CandidateGrant, tuple[str, ...]], ...]:
         """Every candidate with the codes the grant checks give it (for explanations)."""

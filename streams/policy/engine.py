@@ -13,6 +13,10 @@ As of the intent: the rules read `state.as_of(intent's at)`, so grants, confirms
 agreements dated after the intent do not count and opt-outs and revocations count whatever their
 date (contract, "As of the intent"); agreements answer `in_force(at)` the same way.
 
+Each verdict names the records it relied on (`_relied_on`: the grant, the confirm, the agreement,
+the covering opt-out; issue 15 §1), read from facts the rules already computed, so naming them
+costs no second evaluation.
+
 Pure: the state change an allowed intent makes (an opt-out confirmation remembered) is returned,
 not applied, in `Decision.new_state` (always a full state, never an as-of view); the caller stores
 it. Re-deciding an intent on the state its first decision produced gives the same verdict, which
@@ -120,7 +124,7 @@ def decide(
             else:
                 denied.append(code)
     decided_at = datetime.now(UTC) if now is None else now
-    echo = (intent.channel, intent.sender, intent.category, intent.at)
+    echo = (intent.channel, intent.sender, intent.category, intent.at, *_relied_on(ctx))
     if denied:
         reasons = _by_precedence(denied)
         detail = None if ctx.notes is None else "; ".join(ctx.notes)
@@ -145,6 +149,43 @@ def decide(
         if changed is not None:
             new_state = ctx.state = changed
     return Decision(verdict, new_state)
+
+
+_NOTHING_RELIED: Final = (None, None, None, None)
+_RELIES_ON_CONSENT: Final = "promotional"
+_RELIES_ON_OPTOUT: Final = "optout_confirmation"
+
+
+def _relied_on(ctx: Context) -> tuple[str | None, str | None, str | None, str | None]:
+    """(grant id, confirm id, agreement id, covering opt-out id) the decision rested on."""
+    intent = ctx.intent
+    agreement_id = None if intent.sender == ctx.config.first_party else _agreement_id(ctx)
+    category = intent.category
+    if category == _RELIES_ON_CONSENT:
+        grant = ctx.relied_grant()
+        optout_id = ctx.covering_optout_id()
+        if grant is None:
+            return (None, None, agreement_id, optout_id)
+        return (grant.id, grant.confirm_id, agreement_id, optout_id)
+    if category == _RELIES_ON_OPTOUT:
+        mark = ctx.confirmable_optout()
+        return (None, None, agreement_id, None if mark is None else mark.id)
+    if agreement_id is None:
+        return _NOTHING_RELIED
+    return (None, None, agreement_id, None)
+
+
+def _agreement_id(ctx: Context) -> str | None:
+    """The partner record in force at the intent; denied, the revocation or expired record."""
+    agreement = ctx.agreement()
+    if agreement is None:
+        return None
+    at = ctx.at_ms
+    signed = agreement.signed_as_of(at)
+    revoked = agreement.revoked_at
+    if revoked is not None and (revoked >= at or signed is None):
+        return agreement.revoked_id
+    return None if signed is None else signed.id
 
 
 def new_context(

@@ -255,7 +255,14 @@ def effective_at(record: Record, received_at: datetime) -> datetime:
 class Verdict:
     """The gate's answer for one intent, keyed by the intent's id. `detail` says, for a deny that
     needs it (an invalid intent), what was wrong; channel, sender, category and intent_at echo the
-    intent where it had them, for consumers and audit."""
+    intent where it had them, for consumers and audit.
+
+    The records it relied on (issue 15 §1), by id as the state keeps them (`state.short_id`):
+    `grant_id` and `confirm_id` the consent that counted (or, denied, the latest candidate),
+    `agreement_id` the partner record in force (or the revocation or expired record that
+    denied), `optout_id` the covering opt-out (for a confirmation: the opt-out it confirms). None
+    where the decision rested on no such record. `recipient_ref` is the recipient's keyed
+    pseudonym (pseudonym.py), filled by the runtime and replay, never the address."""
 
     id: str
     decision: str
@@ -269,6 +276,11 @@ class Verdict:
     sender: str | None = None
     category: str | None = None
     intent_at: datetime | None = None
+    grant_id: str | None = None
+    confirm_id: str | None = None
+    agreement_id: str | None = None
+    optout_id: str | None = None
+    recipient_ref: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -289,6 +301,11 @@ class Verdict:
             "sender": self.sender,
             "category": self.category,
             "intent_at": self.intent_at,
+            "grant_id": self.grant_id,
+            "confirm_id": self.confirm_id,
+            "agreement_id": self.agreement_id,
+            "optout_id": self.optout_id,
+            "recipient_ref": self.recipient_ref,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,9 +327,21 @@ class Violation:
     reasons: tuple[str, ...] = ()
     campaign: str | None = None
     policy_version: str | None = None
+    recipient_ref: str | None = None
+    # COMPLAINT_ACK_OVERDUE only (complaints.py): the complaint, and when its ack was due.
+    complaint_id: str | None = None
+    deadline: datetime | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        """Field values as Avro takes them (instants as aware datetimes)."""
+        """Field values as Avro takes them (instants as aware datetimes). The complaint fields
+        appear only on a complaint's violation, so other violations encode as before."""
+        wire = self._intent_wire()
+        if self.complaint_id is not None:
+            wire["complaint_id"] = self.complaint_id
+            wire["deadline"] = self.deadline
+        return wire
+
+    def _intent_wire(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "intent_id": self.intent_id,
@@ -324,6 +353,7 @@ class Violation:
             "reasons": list(self.reasons),
             "campaign": self.campaign,
             "policy_version": self.policy_version,
+            "recipient_ref": self.recipient_ref,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -358,6 +388,7 @@ def violation_for(verdict: Verdict, intent: SendIntent | Mapping[str, Any]) -> V
     return Violation(
         f"{verdict.id}:{verdict.reason}", verdict.id, sender, channel, verdict.reason,
         SEVERITY[verdict.reason], at, verdict.reasons, campaign, verdict.policy_version,
+        verdict.recipient_ref,
     )  # fmt: skip
 
 

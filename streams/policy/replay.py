@@ -26,6 +26,15 @@ is what the Kafka gate's verdict memo does (keyed by `engine.intent_digest`).
 
 A file has no receipt times: an opt-out or revocation whose `at` is unreadable is applied with
 none, so it takes effect from the latest instant there is (state.apply: the strictest reading).
+
+Complaints (issue 15 §4, complaints.py). A `complaint` line is applied as the opt-out it is and
+opens a complaint with its acknowledgement deadline; a `complaint_ack` line acknowledges one. The
+replay clock is the latest `at` read so far on any line (a record, valid or not, or a `clock`
+line: `{"type": "clock", "at": "..."}`, which carries nothing else and only moves the clock).
+After each line, every open complaint whose deadline the clock has reached, unacknowledged by
+then, yields its `COMPLAINT_ACK_OVERDUE` Violation, exactly once per complaint. A complaint with
+an unreadable `at` counts from the clock when it is read. A file without complaints yields
+exactly what it did before.
 """
 
 from __future__ import annotations
@@ -34,30 +43,36 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from hashlib import blake2b
 from typing import Any, Final
 
 import orjson
 
+from streams.policy.complaints import OpenComplaint, acknowledge, overdue, receive
 from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord, excerpt
 from streams.policy.jurisdictions import JurisdictionTable, table_for
+from streams.policy.pseudonym import Pseudonyms
 from streams.policy.reasons import GATE_ERROR
 from streams.policy.records import (
+    ComplaintAckRecord,
+    ComplaintRecord,
     ConsentRecord,
     OptOutRecord,
     PartnerRecord,
     SendIntent,
     Verdict,
+    Violation,
     parse_record,
 )
-from streams.policy.state import Agreements, RecipientState, apply
+from streams.policy.state import Agreements, RecipientState, apply, complaint
 from streams.policy.times import EPOCH, parse_instant
 
 REUSED_ID: Final = "intent id already used by an intent with different content"
+CLOCK: Final = "clock"  # the `type` of a line that only advances the replay clock
 _BOM: Final = "\ufeff"
 _BOM_BYTES: Final = _BOM.encode()
 _KEY_END_BYTES: Final = re.compile(rb'"[ \t\r\n]*:')
@@ -159,13 +174,16 @@ class Replay:
     states: dict[str, RecipientState] = field(default_factory=dict)
     agreements: Agreements = field(default_factory=Agreements)
     decided: dict[str, tuple[bytes, Verdict]] = field(default_factory=dict)
+    complaints: dict[str, OpenComplaint] = field(default_factory=dict)
+    pseudonyms: Pseudonyms | None = None  # when given, verdicts carry recipient_ref
     table: JurisdictionTable = field(init=False, repr=False)
     _clock: datetime = field(default=EPOCH, init=False, repr=False)
+    _horizon: datetime = field(default=EPOCH, init=False, repr=False)  # the latest `at` read
 
     def __post_init__(self) -> None:
         self.table = table_for(self.config)
 
-    def feed_line(self, text: str | bytes, line: int) -> list[Verdict | LineError]:
+    def feed_line(self, text: str | bytes, line: int) -> list[Verdict | LineError | Violation]:
         """Read one line and feed its record (nothing for a blank line)."""
         text = _without_bom(text)
         if not text.strip():
@@ -176,12 +194,36 @@ class Replay:
             return [LineError(line, str(exc))]
         return self.feed(obj, line)
 
-    def feed(self, obj: Any, line: int) -> list[Verdict | LineError]:
-        """Apply one record, or decide it if it is an intent."""
+    def feed(self, obj: Any, line: int) -> list[Verdict | LineError | Violation]:
+        """Apply one record, or decide it if it is an intent; then the complaints it made
+        overdue (module doc)."""
+        results: list[Verdict | LineError | Violation]
         try:
-            return self._feed(obj, line)
+            if isinstance(obj, Mapping) and obj.get("type") == CLOCK:
+                results = self._clock_line(obj, line)
+            else:
+                results = list(self._feed(obj, line))
         except Exception as exc:  # a bug must not stop the replay: fail closed, as the gate does
-            return self._failed(obj, line, exc)
+            results = list(self._failed(obj, line, exc))
+        if self.complaints:
+            results += self.overdue()
+        return results
+
+    def overdue(self) -> list[Violation]:
+        """The violations due at the replay clock, each marked emitted."""
+        due = overdue(self.complaints.values(), self._horizon)
+        for entry in due:
+            self.complaints[entry.complaint_id] = entry.with_violation()
+        return [entry.violation(self.config.policy_version) for entry in due]
+
+    def _clock_line(
+        self, obj: Mapping[str, Any], line: int
+    ) -> list[Verdict | LineError | Violation]:
+        try:
+            self._tick(parse_instant(obj.get("at"), "at"))
+        except ValueError as exc:
+            return [LineError(line, f"{exc}: the clock stays at its last time", kind=CLOCK)]
+        return []
 
     def _feed(self, obj: Any, line: int) -> list[Verdict | LineError]:
         if isinstance(obj, Mapping):
@@ -209,8 +251,22 @@ class Replay:
             )
             if decision.new_state is not None:
                 self.states[record.address] = decision.new_state
-            self.decided[record.id] = (digest, decision.verdict)
-            return [decision.verdict]
+            verdict = decision.verdict
+            if self.pseudonyms is not None:
+                verdict = replace(verdict, recipient_ref=self.pseudonyms.ref(record.address))
+            self.decided[record.id] = (digest, verdict)
+            return [verdict]
+        if isinstance(record, ComplaintRecord):
+            self.states[record.address] = complaint(
+                self.states.get(record.address), record, self.config
+            )
+            received = None if self._horizon == EPOCH else self._horizon
+            self.complaints[record.id] = receive(self.complaints.get(record.id), record, received)
+            return []
+        if isinstance(record, ComplaintAckRecord):
+            cid = record.complaint_id
+            self.complaints[cid] = acknowledge(self.complaints.get(cid), record)
+            return []
         if isinstance(record, PartnerRecord):
             self.agreements = self.agreements.apply(record)
         elif isinstance(record, ConsentRecord | OptOutRecord):
@@ -248,6 +304,7 @@ class Replay:
     def _tick(self, at: object) -> None:
         with suppress(ValueError):
             self._clock = parse_instant(at, "at")
+            self._horizon = max(self._horizon, self._clock)
 
 
 def _raw_digest(obj: Any) -> bytes:
@@ -269,17 +326,20 @@ def _echo(intent: SendIntent | None) -> dict[str, Any] | None:
 
 
 def replay_records(
-    lines: Iterable[str | bytes], config: PolicyConfig | None = None
-) -> Iterator[Verdict | LineError]:
-    """Verdicts (and line errors) for JSON lines, in order. Lines are numbered from 1."""
-    replay = Replay(config or PolicyConfig())
+    lines: Iterable[str | bytes],
+    config: PolicyConfig | None = None,
+    pseudonyms: Pseudonyms | None = None,
+) -> Iterator[Verdict | LineError | Violation]:
+    """Verdicts (and line errors) for JSON lines, in order. Lines are numbered from 1.
+    `pseudonyms`: verdicts name their recipient by pseudonym (none without)."""
+    replay = Replay(config or PolicyConfig(), pseudonyms=pseudonyms)
     for number, text in enumerate(lines, start=1):
         yield from replay.feed_line(text, number)
 
 
 def replay_objects(
     records: Iterable[Any], config: PolicyConfig | None = None
-) -> Iterator[Verdict | LineError]:
+) -> Iterator[Verdict | LineError | Violation]:
     """The same for records already decoded (dicts with `type`), numbered from 1."""
     replay = Replay(config or PolicyConfig())
     for number, obj in enumerate(records, start=1):

@@ -9,7 +9,11 @@ nothing that could grow without bound:
   before it (the grant it confirms, kept even once that grant itself is dropped by the cap);
 - per (channel, party or None = every party): the latest opt-out time, which is all that "a grant
   later than every covering opt-out" needs;
-- the newest opt-outs by id, each with the intent that was allowed to confirm it.
+- the newest opt-outs by id, each with the intent that was allowed to confirm it;
+- the id of every record kept (grants, confirms, the grant a confirm pairs with, the latest
+  covering opt-out per (channel, party)), so a verdict can name the records it relied on (issue
+  15 §1). Ids are stored through `short_id`: one over MAX_STORED_ID_CHARS keeps its head and a
+  digest of the whole, which the audit tool computes the same way to match the ledger.
 
 As of the intent (contract, "As of the intent"). The state may hold records dated after the intent
 being decided (a backlog on Kafka, a future-dated record). `as_of(at)` is the view decide() reads:
@@ -37,12 +41,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import blake2b
 from typing import Any, Final, NamedTuple, TypeVar
 
 import orjson
 
 from streams.policy.config import PolicyConfig
-from streams.policy.records import ConsentRecord, OptOutRecord, PartnerRecord
+from streams.policy.records import ComplaintRecord, ConsentRecord, OptOutRecord, PartnerRecord
 from streams.policy.times import MAX_MS, MIN_MS, epoch_ms
 
 EXPRESS: Final = "express"
@@ -50,6 +55,18 @@ GRANTS_KEPT: Final = 3
 CONFIRMS_KEPT: Final = 3
 RECENT_OPTOUTS_KEPT: Final = 16
 SIGNED_KEPT: Final = 4
+MAX_STORED_ID_CHARS: Final = 64
+_ID_HEAD: Final = MAX_STORED_ID_CHARS - 17
+
+
+def short_id(record_id: str | None) -> str | None:
+    """The form a record id is kept in (state size stays bounded whatever ids producers use): the
+    id itself up to MAX_STORED_ID_CHARS, else its head, `~` and 16 hex digits of its blake2b."""
+    if record_id is None or len(record_id) <= MAX_STORED_ID_CHARS:
+        return record_id
+    digest = blake2b(record_id.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return f"{record_id[:_ID_HEAD]}~{digest}"
+
 
 _T = TypeVar("_T")
 
@@ -79,8 +96,11 @@ def _confirm_at(confirm: Confirm) -> int:
 
 
 class Grant(NamedTuple):
+    """One per (at, basis): a second record at the same instant and basis keeps the first id."""
+
     at: int
     basis: str
+    id: str | None = None
 
 
 class Confirm(NamedTuple):
@@ -89,6 +109,8 @@ class Confirm(NamedTuple):
 
     at: int
     grant_at: int | None
+    id: str | None = None
+    grant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +130,12 @@ class ConsentLine:
         """The grant the latest confirm confirms (pairs only grow with the confirm's `at`)."""
         return self.confirms[-1].grant_at if self.confirms else None
 
-    def with_grant(self, at: int, basis: str, now: int | None = None) -> ConsentLine:
-        grant = Grant(at, basis)
-        if grant in self.grants:
+    def with_grant(
+        self, at: int, basis: str, now: int | None = None, record_id: str | None = None
+    ) -> ConsentLine:
+        if any(g.at == at and g.basis == basis for g in self.grants):
             return self
+        grant = Grant(at, basis, record_id)
         grants = tuple(sorted((*self.grants, grant)))
         if sum(g.basis == basis for g in grants) > GRANTS_KEPT:
             same = _bounded([g for g in grants if g.basis == basis], GRANTS_KEPT, now, _grant_at)
@@ -121,22 +145,31 @@ class ConsentLine:
         confirms = self.confirms
         if basis == EXPRESS and confirms:
             confirms = tuple(
-                Confirm(c.at, at) if at <= c.at and (c.grant_at is None or at > c.grant_at) else c
+                Confirm(c.at, at, c.id, record_id)
+                if at <= c.at and (c.grant_at is None or at > c.grant_at)
+                else c
                 for c in confirms
             )
         return ConsentLine(grants, confirms)
 
-    def with_confirm(self, at: int, now: int | None = None) -> ConsentLine:
+    def with_confirm(
+        self, at: int, now: int | None = None, record_id: str | None = None
+    ) -> ConsentLine:
         if any(c.at == at for c in self.confirms):
             return self
         paired = max(
             (
-                *(g.at for g in self.grants if g.basis == EXPRESS and g.at <= at),
-                *(c.grant_at for c in self.confirms if c.at < at and c.grant_at is not None),
+                *((g.at, g.id) for g in self.grants if g.basis == EXPRESS and g.at <= at),
+                *(
+                    (c.grant_at, c.grant_id)
+                    for c in self.confirms
+                    if c.at < at and c.grant_at is not None
+                ),
             ),
-            default=None,
+            key=_first,
+            default=(None, None),
         )
-        confirm = Confirm(at, paired)
+        confirm = Confirm(at, paired[0], record_id, paired[1])
         confirms = sorted((*self.confirms, confirm), key=_confirm_at)
         if len(confirms) > CONFIRMS_KEPT and confirm not in _bounded(
             confirms, CONFIRMS_KEPT, now, _confirm_at
@@ -148,7 +181,7 @@ class ConsentLine:
         """What is left once an opt-out at `floor` covers this line; None when nothing is."""
         grants = tuple(g for g in self.grants if g.at > floor)
         confirms = tuple(
-            c if c.grant_at is None or c.grant_at > floor else Confirm(c.at, None)
+            c if c.grant_at is None or c.grant_at > floor else Confirm(c.at, None, c.id)
             for c in self.confirms
             if c.at > floor
         )
@@ -191,13 +224,16 @@ class RecipientState:
     """Everything known about one normalized address. Treat the mappings as read-only.
 
     `horizon` is at least the latest `at` held (MIN_MS when empty). `base` is set only on an
-    as-of view: the full state the view was cut from, which a state change goes to."""
+    as-of view: the full state the view was cut from, which a state change goes to.
+    `optout_ids` names the record behind each `optouts` entry (absent: not known, as in states
+    stored before ids were kept)."""
 
     consents: Mapping[tuple[str, str], ConsentLine] = field(default_factory=dict)
     optouts: Mapping[tuple[str, str | None], int] = field(default_factory=dict)
     recent_optouts: tuple[OptOutMark, ...] = ()
     horizon: int = field(default=MIN_MS, compare=False)
     base: RecipientState | None = field(default=None, compare=False, repr=False)
+    optout_ids: Mapping[tuple[str, str | None], str] = field(default_factory=dict)
 
     def covering_optout_at(self, channel: str, party: str) -> int | None:
         """The latest opt-out on `channel` from `party` or from every party."""
@@ -219,7 +255,9 @@ class RecipientState:
             OptOutMark(m.at, m.id, m.channel, m.party, intent_id) if m.id == optout_id else m
             for m in self.recent_optouts
         )
-        return RecipientState(self.consents, self.optouts, marks, self.horizon)
+        return RecipientState(
+            self.consents, self.optouts, marks, self.horizon, optout_ids=self.optout_ids
+        )
 
     def as_of(self, at: int) -> RecipientState:
         """What counts for an intent at `at` (see the module docstring); `self` when nothing held
@@ -233,7 +271,7 @@ class RecipientState:
                 consents[key] = seen
         optouts = {key: min(when, at) for key, when in self.optouts.items()}
         marks = tuple(m for m in self.recent_optouts if m.at <= at)
-        return RecipientState(consents, optouts, marks, at, self)
+        return RecipientState(consents, optouts, marks, at, self, self.optout_ids)
 
 
 EMPTY_STATE: Final = RecipientState()
@@ -265,6 +303,17 @@ def apply(
     )
 
 
+def complaint(
+    state: RecipientState | None,
+    record: ComplaintRecord,
+    config: PolicyConfig,
+    received_at: datetime | None = None,
+) -> RecipientState:
+    """A complaint is an opt-out (issue 15 §4): applied through `apply` as the opt-out it is
+    (method `complaint`, same id, party None: every party), so nothing about opt-outs differs."""
+    return apply(state, record.as_optout(), config, received_at)
+
+
 def _apply_consent(state: RecipientState, record: ConsentRecord, now: int | None) -> RecipientState:
     at = record.at_ms
     floor = state.covering_optout_at(record.channel, record.party)
@@ -272,10 +321,11 @@ def _apply_consent(state: RecipientState, record: ConsentRecord, now: int | None
         return state
     key = (record.channel, record.party)
     line = state.consents.get(key, _EMPTY_LINE)
+    record_id = short_id(record.id)
     changed = (
-        line.with_grant(at, record.basis, now)
+        line.with_grant(at, record.basis, now, record_id)
         if record.action == "grant"
-        else line.with_confirm(at, now)
+        else line.with_confirm(at, now, record_id)
     )
     if changed is line:
         return state
@@ -284,6 +334,7 @@ def _apply_consent(state: RecipientState, record: ConsentRecord, now: int | None
         state.optouts,
         state.recent_optouts,
         max(state.horizon, at),
+        optout_ids=state.optout_ids,
     )
 
 
@@ -291,15 +342,16 @@ def _apply_optout(state: RecipientState, record: OptOutRecord, now: int | None) 
     when: datetime | None = record.at
     at = epoch_ms(when) if when is not None else MAX_MS if now is None else now
     channel, party = record.channel, record.party
-    consents, optouts = state.consents, state.optouts
+    consents, optouts, ids = state.consents, state.optouts, state.optout_ids
     latest = optouts.get((channel, party))
     if latest is None or at > latest:
         optouts = {**optouts, (channel, party): at}
+        ids = {**ids, (channel, party): short_id(record.id) or ""}
         consents = _prune(consents, channel, party, at)
     marks = _with_mark(state.recent_optouts, OptOutMark(at, record.id, channel, party), now)
     if optouts is state.optouts and marks is state.recent_optouts:
         return state
-    return RecipientState(consents, optouts, marks, max(state.horizon, at))
+    return RecipientState(consents, optouts, marks, max(state.horizon, at), optout_ids=ids)
 
 
 def _prune(
@@ -472,15 +524,23 @@ def _age(mark: OptOutMark) -> tuple[int, str]:
     return mark.age_key
 
 
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
 # ---------------------------------------------------------------------------- encoding
 # A state is read and written for every record, so the format is small and fast rather than
 # self-describing: one format-version byte, then orjson arrays of ints and strings (times as epoch
-# milliseconds). An unknown version is refused, never guessed at. Version 2 (this one) keeps every
-# confirm with the grant it pairs with, and agreement histories; version 1 is still read.
+# milliseconds). An unknown version is refused, never guessed at. Version 3 (this one) adds the
+# record ids (grants as (at, basis, id) triples, confirms as (at, grant_at, id, grant_id) quads,
+# opt-outs as (channel, party, at, id)); version 2 kept every confirm with the grant it pairs
+# with, and agreement histories; versions 1 and 2 are still read (their ids read as unknown).
+# Agreements have had the same body since version 2.
 
-STATE_FORMAT: Final = 2
+STATE_FORMAT: Final = 3
 _STATE_PREFIX: Final = bytes([STATE_FORMAT])
 _V1: Final = 1
+_V2: Final = 2
 
 
 class StateDecodeError(ValueError):
@@ -494,12 +554,16 @@ def encode_state(state: RecipientState) -> bytes:
         [
             channel,
             party,
-            [x for g in line.grants for x in (g.at, g.basis)],
-            [x for c in line.confirms for x in (c.at, c.grant_at)],
+            [x for g in line.grants for x in g],
+            [x for c in line.confirms for x in c],
         ]
         for (channel, party), line in state.consents.items()
     ]
-    optouts = [[channel, party, at] for (channel, party), at in state.optouts.items()]
+    ids = state.optout_ids
+    optouts = [
+        [channel, party, at, ids.get((channel, party))]
+        for (channel, party), at in state.optouts.items()
+    ]
     marks = [[m.at, m.id, m.channel, m.party, m.confirmed_by] for m in state.recent_optouts]
     return _STATE_PREFIX + orjson.dumps([consents, optouts, marks])
 
@@ -511,32 +575,39 @@ def decode_state(data: bytes) -> RecipientState:
         consents: dict[tuple[str, str], ConsentLine] = {}
         times: list[int] = [MIN_MS]  # every `at` held, for the horizon
         for channel, party, flat, *rest in consents_raw:
-            if len(flat) % 2:
-                raise ValueError("grants come in (at, basis) pairs")
-            ats = flat[::2]
+            width = 3 if version == STATE_FORMAT else 2
+            if len(flat) % width:
+                raise ValueError("grants come in (at, basis[, id]) groups")
+            ats = flat[::width]
             times += ats
-            grants = tuple(map(Grant, ats, flat[1::2]))
-            if version == STATE_FORMAT:
+            grants = tuple(map(Grant, *(flat[i::width] for i in range(width))))
+            if version != _V1:
                 (pairs,) = rest
-                if len(pairs) % 2:
-                    raise ValueError("confirms come in (at, grant) pairs")
-                ats = pairs[::2]
+                width = 4 if version == STATE_FORMAT else 2
+                if len(pairs) % width:
+                    raise ValueError("confirms come in (at, grant[, id, grant id]) groups")
+                ats = pairs[::width]
                 times += ats
-                confirms = tuple(map(Confirm, ats, pairs[1::2]))
+                confirms = tuple(map(Confirm, *(pairs[i::width] for i in range(width))))
             else:  # version 1: the latest confirm and the grant it confirms
                 confirmed_at, paired = rest
                 confirms = () if confirmed_at is None else (Confirm(confirmed_at, paired),)
                 if confirmed_at is not None:
                     times.append(confirmed_at)
             consents[(channel, party)] = ConsentLine(grants, confirms)
-        optouts = {(channel, party): at for channel, party, at in optouts_raw}
+        optouts: dict[tuple[str, str | None], int] = {}
+        optout_ids: dict[tuple[str, str | None], str] = {}
+        for channel, party, at, *known in optouts_raw:
+            optouts[(channel, party)] = at
+            if known and known[0] is not None:
+                optout_ids[(channel, party)] = known[0]
         times += optouts.values()
         marks = tuple(OptOutMark(*mark) for mark in marks_raw)
         times += [m.at for m in marks]
         horizon = max(times)
         if not isinstance(horizon, int):
             raise TypeError("times must be integers")
-        return RecipientState(consents, optouts, marks, horizon)
+        return RecipientState(consents, optouts, marks, horizon, optout_ids=optout_ids)
     except (TypeError, ValueError, IndexError) as exc:
         raise StateDecodeError(f"malformed recipient state: {exc}") from None
 
@@ -572,7 +643,7 @@ def decode_agreement(data: bytes) -> Agreement:
 
 def _body(data: bytes) -> tuple[int, Any]:
     version = data[0] if data else None
-    if version not in (_V1, STATE_FORMAT):
+    if version not in (_V1, _V2, STATE_FORMAT):
         raise StateDecodeError(f"unknown state format version {version!r}")
     try:
         return version, orjson.loads(memoryview(data)[1:])

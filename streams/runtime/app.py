@@ -23,8 +23,9 @@ from prometheus_client import ProcessCollector
 from streams import __version__, topics
 from streams.kafka_config import aiokafka_security_kwargs, output_producer_config
 from streams.metrics import GateMetrics
-from streams.runtime import faust_compat
+from streams.runtime import faust_compat, ledger
 from streams.runtime.agreements import AgreementsView
+from streams.runtime.complaints import add_complaint_agents
 from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 from streams.runtime.gate import Gate, Inbound
 from streams.runtime.health import install_health
@@ -153,7 +154,7 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         "stream_buffer_maxsize": 16384,
         "broker_commit_every": 10_000,
         "broker_commit_interval": 1.0,
-        "table_standby_replicas": 0,
+        "table_standby_replicas": settings.standby_replicas,
         "web_enabled": True,
         "web_bind": settings.web_bind,
         "web_port": settings.web_port,
@@ -234,6 +235,7 @@ def create_app(
         metrics=metrics,
         config=settings.policy,
         names=names,
+        pseudonyms=ledger.pseudonyms_for(settings),
     )
 
     async def seed_positions(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -268,6 +270,7 @@ def create_app(
         seed_positions=seed_positions,
     )
     consent_name, optout_name = names[topics.CONSENT.base], names[topics.OPTOUT.base]
+    complaints_name = names[topics.COMPLAINTS.base]
     ga = WorkerApp(
         app=app,
         gate=gate,
@@ -355,6 +358,7 @@ def create_app(
         partitions_seen = sorted({event.message.partition for event in events})
         needed = [(consent_name, p) for p in partitions_seen]
         needed += [(optout_name, p) for p in partitions_seen]
+        needed += [(complaints_name, p) for p in partitions_seen]  # a complaint is an opt-out
         needed += ga.agreements.partitions()
         hold = await ga.ordering.hold(needed)
         with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
@@ -400,4 +404,5 @@ def create_app(
     ga.agents.update(
         consent=consent_agent, optout=optout_agent, partner=partner_agent, intent=intent_agent
     )
+    add_complaint_agents(ga)  # issue 15 §4: complaints, acks and the overdue check
     return ga

@@ -21,6 +21,7 @@ from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
 from streams.policy.jurisdictions import table_for
+from streams.policy.pseudonym import Pseudonyms
 from streams.policy.reasons import GATE_ERROR, STATE_NOT_CURRENT
 from streams.policy.records import (
     ConsentRecord,
@@ -32,6 +33,7 @@ from streams.policy.records import (
     violation_for,
 )
 from streams.policy.state import Agreements, apply
+from streams.runtime import ledger
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import Outputs
 from streams.runtime.statestore import StateStore
@@ -91,8 +93,10 @@ class Gate:
         metrics: GateMetrics,
         config: PolicyConfig,
         names: dict[str, str],
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         self.codec = codec
+        self.pseudonyms = pseudonyms  # recipient_ref on verdicts, violations, ledger entries
         self.store = store
         self.agreements = agreements
         self.outputs = outputs
@@ -116,6 +120,7 @@ class Gate:
             assert isinstance(record, ConsentRecord | OptOutRecord)
             if self._misrouted(spec, msg, record.address):
                 return
+            ledger.write_entry(self, msg, record)  # proof of consent, in this batch
             key = record.address.encode()
             stored = self._load(msg.partition, key)
             state = apply(stored.state, record, self.config, received_at=_received(msg))
@@ -140,6 +145,7 @@ class Gate:
         try:
             record = self._read(topics.PARTNER, msg)
             if isinstance(record, PartnerRecord):
+                ledger.write_entry(self, msg, record)
                 self.metrics.records_applied.labels(
                     topics.PARTNER.base, record.agreement, "applied"
                 ).inc()
@@ -241,6 +247,7 @@ class Gate:
         )
 
     def _emit(self, msg: Inbound, verdict: Verdict, source: SendIntent | dict[str, Any]) -> None:
+        verdict = ledger.with_recipient_ref(verdict, source, self.pseudonyms)
         channel = verdict.channel if verdict.channel in _CHANNELS else "unknown"
         self._verdicts(verdict.decision, verdict.reason, channel).inc()
         intent_time = msg.timestamp

@@ -34,6 +34,9 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "verdict",
     "violation",
     "dead_letter",
+    "ledger_entry",
+    "complaint",  # issue 15 §4: complaints and complaints-open
+    "complaint_ack",
 )
 
 # --------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ INTENT = {
     "timezone": None,
     "campaign": "summer",
     "region": "US-CA",
+    "subject": None,
 }
 RECORDS: dict[str, dict[str, Any]] = {
     "consent-events": {
@@ -176,11 +177,11 @@ def test_v1_then_v2_accepted_and_v1_bytes_still_decode(
     assert v2_id != v1_id
     assert sorted(registry.get_versions(subject)) == [1, 2]
 
-    old = {k: v for k, v in INTENT.items() if k != "region"}
+    old = {k: v for k, v in INTENT.items() if k not in ("region", "subject")}
     out = io.BytesIO()
     schemaless_writer(out, v1.parsed, old)
     data = b"\x00" + v1_id.to_bytes(4, "big") + out.getvalue()
-    assert codec.decode(topics.INTENTS, data) == {**old, "region": None}
+    assert codec.decode(topics.INTENTS, data) == {**old, "region": None, "subject": None}
 
 
 def test_a_breaking_change_is_rejected(registry: SchemaRegistryClient, prefix: str) -> None:

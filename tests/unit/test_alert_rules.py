@@ -27,6 +27,7 @@ EXPECTED_ALERTS = {
     "ConsentGateViolationSpike",
     "ConsentGateNoVerdicts",
     "ConsentGateOrderingTimeouts",
+    "ConsentGateComplaintAckOverdue",
 }
 
 

@@ -45,10 +45,18 @@ CONTRACT_FIELDS: dict[str, set[str]] = {
     "verdict": {"id", "decision", "reason", "reasons", "policy_version", "decided_at"},
     "violation": {"id", "intent_id", "sender", "channel", "rule", "severity", "at"},
     # "the original bytes or line, the source topic/partition/offset or line number, and the error"
+    # issue 15 §1: the proof-of-consent ledger (not the contract's; the fields audits rely on)
+    "ledger_entry": {
+        "id", "kind", "record_id", "at", "received_at", "address", "party", "evidence",
+        "source_topic", "source_partition", "source_offset",
+    },
     "dead_letter": {
         "id", "at", "value", "source_topic", "source_partition", "source_offset", "source_line",
         "error",
     },
+    # issue 15 §4: complaints and their acknowledgements (schemas/README.md, "Complaints")
+    "complaint": {"id", "at", "channel", "address", "party", "jurisdiction", "text"},
+    "complaint_ack": {"id", "complaint_id", "at"},
 }  # fmt: skip
 # Fields the contract calls optional (or nullable): they must default to null.
 CONTRACT_OPTIONAL: dict[str, set[str]] = {
@@ -62,8 +70,11 @@ TIMESTAMPS: dict[str, set[str]] = {
     "partner": {"at", "expires"},
     "intent": {"at"},
     "verdict": {"decided_at", "intent_at"},
-    "violation": {"at"},
+    "violation": {"at", "deadline"},
     "dead_letter": {"at"},
+    "complaint": {"at"},
+    "complaint_ack": {"at"},
+    "ledger_entry": {"at", "received_at", "expires"},
 }
 PII: dict[str, set[str]] = {
     "consent": {"address", "evidence"},
@@ -73,6 +84,9 @@ PII: dict[str, set[str]] = {
     "verdict": {"detail"},
     "violation": set(),
     "dead_letter": {"key", "value", "error"},
+    "complaint": {"address", "text"},
+    "complaint_ack": set(),
+    "ledger_entry": {"address", "evidence", "repairs"},
 }
 # Enum-like fields travel as strings (a new channel must not break old readers).
 STRING_CHOICES: dict[str, set[str]] = {
@@ -83,6 +97,9 @@ STRING_CHOICES: dict[str, set[str]] = {
     "verdict": {"decision", "reason", "channel", "category"},
     "violation": {"rule", "severity", "channel"},
     "dead_letter": {"error_class"},
+    "complaint": {"channel"},
+    "complaint_ack": set(),
+    "ledger_entry": {"kind", "channel", "action", "purpose", "basis", "method"},
 }
 POLICY_RECORDS = {
     "consent": "ConsentRecord",
@@ -135,7 +152,9 @@ def test_one_file_per_topic_schema_and_nothing_else() -> None:
     assert {p.stem for p in SCHEMAS.glob("*.avsc")} == set(SCHEMA_NAMES)
     assert schema_dir() == SCHEMAS
     assert set(load_schemas()) == set(SCHEMA_NAMES)
-    assert set(load_history()) == {"consent.v1", "intent.v1", "intent.v2"}
+    assert set(load_history()) == {
+        "consent.v1", "intent.v1", "intent.v2", "verdict.v1", "violation.v1",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
@@ -271,6 +290,60 @@ def test_each_version_is_the_previous_plus_one_field_with_a_default(
     assert [f for f in v2["fields"] if f["name"] != added] == v1["fields"]
     assert v2["fields"][-1]["name"] == added
     assert "default" in v2["fields"][-1]
+
+
+# Verdict v2 and violation v2 (issue 15): the records relied on and the recipient's pseudonym.
+VERDICT_V2_FIELDS = ["grant_id", "confirm_id", "agreement_id", "optout_id", "recipient_ref"]
+# issue 15 §4: a COMPLAINT_ACK_OVERDUE violation names its complaint and deadline.
+VIOLATION_COMPLAINT_FIELDS = ["complaint_id", "deadline"]
+
+
+@pytest.mark.parametrize(
+    ("name", "added"),
+    [("verdict", VERDICT_V2_FIELDS), ("violation", ["recipient_ref", *VIOLATION_COMPLAINT_FIELDS])],
+)
+def test_v2_outputs_are_v1_plus_nullable_fields_at_the_end(name: str, added: list[str]) -> None:
+    v1, v2 = _history(name), raw(name)
+    assert (v1["name"], v1["namespace"]) == (v2["name"], v2["namespace"])
+    assert v2["fields"][: len(v1["fields"])] == v1["fields"]
+    extra = v2["fields"][len(v1["fields"]) :]
+    assert [f["name"] for f in extra] == added
+    timestamp = {"type": "long", "logicalType": "timestamp-millis"}
+    assert all(
+        f["type"] in (["null", "string"], ["null", timestamp]) and f["default"] is None
+        for f in extra
+    )
+
+
+def test_verdict_v1_bytes_read_with_v2_rely_on_nothing() -> None:
+    record = {
+        "id": "m1", "decision": "deny", "reason": "OPTED_OUT", "reasons": ["OPTED_OUT"],
+        "policy_version": "p", "decided_at": AT, "channel": "sms", "sender": "company",
+        "category": "promotional", "rules_evaluated": ["OPTED_OUT"], "intent_at": AT,
+        "detail": None,
+    }  # fmt: skip
+    data = _write(_history("verdict"), record)
+    got = fa_read(data, parse_schema(_history("verdict")), parse_schema(raw("verdict")))
+    assert got == {**record, **dict.fromkeys(VERDICT_V2_FIELDS)}
+
+
+def test_verdict_v2_bytes_read_by_a_v1_consumer_keep_the_decision() -> None:
+    record = {"id": "m1", "decision": "allow", "reason": "CONSENT_VALID",
+              "reasons": ["CONSENT_VALID"], "policy_version": "p", "decided_at": AT,
+              "grant_id": "c1", "recipient_ref": "k1:abc"}  # fmt: skip
+    data = _write(raw("verdict"), record)
+    got = fa_read(data, parse_schema(raw("verdict")), parse_schema(_history("verdict")))
+    assert (got["decision"], got["reason"]) == ("allow", "CONSENT_VALID")
+    assert "grant_id" not in got
+
+
+def test_violation_v1_bytes_read_with_v2_have_no_recipient_ref() -> None:
+    record = {"id": "m1:OPTED_OUT", "intent_id": "m1", "sender": "company", "channel": "sms",
+              "rule": "OPTED_OUT", "severity": "critical", "at": AT, "reasons": ["OPTED_OUT"],
+              "campaign": None, "policy_version": "p"}  # fmt: skip
+    data = _write(_history("violation"), record)
+    got = fa_read(data, parse_schema(_history("violation")), parse_schema(raw("violation")))
+    assert got == {**record, "recipient_ref": None, **dict.fromkeys(VIOLATION_COMPLAINT_FIELDS)}
 
 
 def test_intent_v2_bytes_read_with_v3_get_no_subject() -> None:

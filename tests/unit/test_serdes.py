@@ -52,6 +52,10 @@ def fa_read(data: bytes, writer: Any, reader: Any = None) -> dict[str, Any]:
 
 SCHEMAS = load_schemas()
 
+COMPLAINT_SAMPLE: dict[str, Any] = {
+    "id": "k1", "at": AT, "channel": "email", "address": "pat@example.com", "party": None,
+    "jurisdiction": "GB", "text": "Stop it.", "region": "GB-SCT", "timezone": "Europe/London",
+}  # fmt: skip
 SAMPLES: dict[str, dict[str, Any]] = {
     "consent-events": wire_record(
         consent(
@@ -89,6 +93,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "rules_evaluated": ["third_party", "content", "consent"],
         "intent_at": AT,
         "detail": None,
+        "grant_id": None,
+        "confirm_id": None,
+        "agreement_id": "p1",
+        "optout_id": "o1",
+        "recipient_ref": "k1:4sfvq7tl2q3mcz5jyvmvt3hvx4",
     },
     "violations": {
         "id": "m1:NO_CONSENT",
@@ -101,6 +110,34 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "reasons": ["NO_CONSENT"],
         "campaign": None,
         "policy_version": "no-unsolicited-advertising/2026-06",
+        "recipient_ref": "k1:4sfvq7tl2q3mcz5jyvmvt3hvx4",
+        "complaint_id": None,
+        "deadline": None,
+    },
+    "complaints": COMPLAINT_SAMPLE,
+    "complaints-open": {**COMPLAINT_SAMPLE, "text": None},
+    "complaint-acks": {"id": "a1", "complaint_id": "k1", "at": AT},
+    "ledger": {
+        "id": "consent:c1",
+        "kind": "consent",
+        "record_id": "c1",
+        "at": AT,
+        "received_at": AT + timedelta(seconds=1),
+        "channel": "email",
+        "address": "alice@example.com",
+        "recipient_ref": "k1:4sfvq7tl2q3mcz5jyvmvt3hvx4",
+        "party": "company",
+        "action": "grant",
+        "purpose": "marketing",
+        "basis": "express",
+        "method": None,
+        "jurisdiction": "US",
+        "expires": None,
+        "evidence": {"source": "signup-form", "ip": "192.0.2.1"},
+        "repairs": [],
+        "source_topic": "consent-events",
+        "source_partition": 0,
+        "source_offset": 7,
     },
     "dead-letters": {
         "id": "send-intents:3:42",
@@ -434,8 +471,8 @@ def test_blocked_array_with_negative_count_is_refused(codec: WireCodec) -> None:
     item = avro_string("NO_CONSENT")
     reasons = zigzag(-1) + zigzag(len(item)) + item + b"\x00"
     # policy_version, decided_at, then channel, sender, category, rules_evaluated ([]),
-    # intent_at and detail: all null or empty
-    tail = avro_string("v1") + zigzag(millis(AT)) + b"\x00" * 6
+    # intent_at, detail and the five fields of v2 (issue 15): all null or empty
+    tail = avro_string("v1") + zigzag(millis(AT)) + b"\x00" * 11
     body = avro_string("m1") + avro_string("deny") + avro_string("NO_CONSENT") + reasons + tail
     canonical = zigzag(1) + item + b"\x00"
     ok = avro_string("m1") + avro_string("deny") + avro_string("NO_CONSENT") + canonical + tail

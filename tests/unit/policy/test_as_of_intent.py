@@ -34,6 +34,7 @@ from streams.policy.state import (
     EMPTY_STATE,
     GRANTS_KEPT,
     SIGNED_KEPT,
+    STATE_FORMAT,
     Agreement,
     Agreements,
     RecipientState,
@@ -289,7 +290,7 @@ def test_version_1_states_still_decode() -> None:
     assert state.horizon == ms(3)
     assert verdict(state, 5, channel=E).reason == "CONSENT_VALID"
     assert decode_state(encode_state(state)) == state
-    assert encode_state(state)[0] == 2
+    assert encode_state(state)[0] == STATE_FORMAT
 
 
 def test_version_1_agreements_still_decode() -> None:

@@ -288,7 +288,8 @@ def test_verdict_and_violation_to_dict_are_json_ready() -> None:
         "reasons": ["OPTED_OUT", "MISSING_OPT_OUT"], "policy_version": "v1",
         "rules_evaluated": ["X"], "decided_at": "2026-06-01T19:00:00.005Z", "detail": None,
         "channel": "sms", "sender": None, "category": None,
-        "intent_at": "2026-06-01T19:00:00.005Z",
+        "intent_at": "2026-06-01T19:00:00.005Z", "grant_id": None, "confirm_id": None,
+        "agreement_id": None, "optout_id": None, "recipient_ref": None,
     }  # fmt: skip
     assert verdict.to_wire()["decided_at"] == at, "Avro takes instants as datetimes"
     violation = Violation("m1:OPTED_OUT", "m1", "company", "sms", "OPTED_OUT", "critical", at)

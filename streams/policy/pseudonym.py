@@ -1,0 +1,82 @@
+"""Keyed pseudonyms of recipients (issue 15 §2): verdicts and violations name whom they concern
+without carrying the address, so a complaint can be matched to them without spreading addresses.
+
+`kid:` + 26 lower-case base32 characters of HMAC-SHA256(key, normalized address)[:16]. The input
+is the normalized address alone (the Kafka key), so one person's sms, voice and whatsapp share
+one pseudonym, as they share one state. Keyed, not a plain hash: phone numbers are few enough to
+hash them all, so without the key a pseudonym would be an address.
+
+Rotation: put a new key first (`new:...,old:...`). New verdicts carry the new kid; older ones
+keep theirs, and `refs()` gives the pseudonyms under every key, which is what the audit tool
+matches. Drop an old key only once nothing it signed needs matching. Pure: no environment, no
+files (streams.runtime.ledger finds the keys).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from collections.abc import Sequence
+from typing import Final
+
+REF_BYTES: Final = 16
+MIN_KEY_BYTES: Final = 16
+_KID: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+class Pseudonyms:
+    """The keys in force, first one current. Refuses an empty list (no key, no pseudonym)."""
+
+    __slots__ = ("_keys", "kids")
+
+    def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
+        if not keys:
+            raise ValueError("at least one pseudonym key is needed")
+        for kid, key in keys:
+            if not _KID.fullmatch(kid):
+                raise ValueError(f"pseudonym key id {kid[:40]!r} is not 1-32 of A-Z a-z 0-9 _ . -")
+            if len(key) < MIN_KEY_BYTES:
+                raise ValueError(
+                    f"pseudonym key {kid!r} has {len(key)} bytes, under {MIN_KEY_BYTES}"
+                )
+        kids = [kid for kid, _ in keys]
+        if len(set(kids)) != len(kids):
+            raise ValueError("pseudonym key ids must differ")
+        self._keys = tuple((kid, bytes(key)) for kid, key in keys)
+        self.kids = tuple(kids)
+
+    def ref(self, address: str) -> str:
+        """The pseudonym of a normalized address under the current key."""
+        kid, key = self._keys[0]
+        return pseudonym(kid, key, address)
+
+    def refs(self, address: str) -> tuple[str, ...]:
+        """Its pseudonyms under every key (current first): what an audit matches."""
+        return tuple(pseudonym(kid, key, address) for kid, key in self._keys)
+
+
+def pseudonym(kid: str, key: bytes, address: str) -> str:
+    digest = hmac.digest(key, address.encode("utf-8", "surrogatepass"), "sha256")[:REF_BYTES]
+    return f"{kid}:{base64.b32encode(digest).decode().rstrip('=').lower()}"
+
+
+def parse_keys(text: str) -> list[tuple[str, bytes]]:
+    """`kid:base64key[,kid:base64key...]` (standard or URL-safe base64) → [(kid, key)]."""
+    keys: list[tuple[str, bytes]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        kid, sep, encoded = part.partition(":")
+        if not sep or not encoded:
+            raise ValueError(f"pseudonym key {kid[:32]!r} is not kid:base64key")
+        try:
+            key = base64.b64decode(
+                encoded.replace("-", "+").replace("_", "/") + "=" * (-len(encoded) % 4),
+                validate=True,
+            )
+        except (binascii.Error, ValueError):
+            raise ValueError(f"pseudonym key {kid[:32]!r}: the key is not base64") from None
+        keys.append((kid.strip(), key))
+    return keys
