@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from types import ModuleType
 from typing import Any
 
 import orjson
@@ -29,6 +28,7 @@ from streams.policy.jurisdictions import (
     table_for,
 )
 from streams.policy.rules import PARAMETER_RULES, RULES
+from streams.policy.rules.protocol import ParameterRule, Rule
 from streams.settings import Settings, SettingsError
 
 UNLISTED = (
@@ -98,7 +98,7 @@ def as_json(table: JurisdictionTable, config: PolicyConfig, codes: list[str]) ->
     }
 
 
-def _rule_json(rule: ModuleType, kind: str) -> dict[str, Any]:
+def _rule_json(rule: Rule | ParameterRule, kind: str) -> dict[str, Any]:
     codes = getattr(rule, "CODES", None) or (rule.RULE_ID, *getattr(rule, "ALLOWS", ()))
     return {
         "id": rule.RULE_ID,
@@ -168,9 +168,9 @@ def render(table: JurisdictionTable, config: PolicyConfig, codes: list[str]) -> 
         out.append(f"  {rule.RULE_ID}  [{', '.join(sorted(rule.APPLIES_TO))}{allows}]")
         out.extend(_wrap(rule.STATEMENT, 6))
     out.append("Jurisdiction parameter rules (they change what the rules above see):")
-    for rule in PARAMETER_RULES:
-        out.append(f"  {rule.RULE_ID}  [leads to {', '.join(rule.CODES)}]")
-        out.extend(_wrap(rule.STATEMENT, 6))
+    for parameter in PARAMETER_RULES:
+        out.append(f"  {parameter.RULE_ID}  [leads to {', '.join(parameter.CODES)}]")
+        out.extend(_wrap(parameter.STATEMENT, 6))
     out.append("")
     for code in codes:
         out.extend(_render_entry(table.entries[code], config))

@@ -76,8 +76,9 @@ class _Plan:
 
 def _plan(category: str) -> _Plan:
     rules = rules_for(category)
+    parameters = parameter_rules_for(category)
     return _Plan(
-        tuple(rule.RULE_ID for rule in (*rules, *parameter_rules_for(category))),
+        (*(rule.RULE_ID for rule in rules), *(parameter.RULE_ID for parameter in parameters)),
         tuple(rule.check for rule in rules),
         tuple(rule.on_allow for rule in rules if hasattr(rule, "on_allow")),
     )

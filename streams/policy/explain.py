@@ -66,9 +66,9 @@ def explain(
         why = rule.explain(ctx)
         findings.append(RuleFinding(rule.RULE_ID, "rule", outcome, codes, rule.STATEMENT,
                                     why.because, why.relied_on))  # fmt: skip
-    for rule in parameter_rules_for(intent.category):
-        why = rule.explain(ctx)
-        findings.append(RuleFinding(rule.RULE_ID, "parameter", "pass", (), rule.STATEMENT,
+    for parameter in parameter_rules_for(intent.category):
+        why = parameter.explain(ctx)
+        findings.append(RuleFinding(parameter.RULE_ID, "parameter", "pass", (), parameter.STATEMENT,
                                     why.because, why.relied_on))  # fmt: skip
     return Explanation(verdict, tuple(findings))
 

@@ -6,7 +6,7 @@ jurisdiction rule, the law), `CASES` (allowed and denied examples the tests repl
 returning the codes that applied, and `explain(ctx)` saying why (the opt-in explanation path). It
 may add `grant_check(grant, ctx)` (a condition every consent grant must meet, such as double
 opt-in) and `on_allow(ctx)` (the state change an allowed intent makes). Adding a rule is adding a
-module and a line here.
+module and a line here; `protocol.py` types both kinds, so mypy checks every module's shape.
 
 Parameter rules (`PARAMETER_RULES`) are jurisdiction rules that produce no code of their own but
 change a fact other rules use: `RULE_ID` (an id of their own), `CODES` (the deny codes they can lead
@@ -16,7 +16,6 @@ to), `APPLIES_TO`, `STATEMENT`, `CASES`, `explain(ctx)`, and a hook: `covering_c
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Final
 
 from streams.policy.context import CoverageHook, GrantCheck, WindowHook
@@ -34,8 +33,9 @@ from streams.policy.rules import (
     quiet_hours,
     third_party_agreement,
 )
+from streams.policy.rules.protocol import ParameterRule, Rule
 
-RULES: Final[tuple[ModuleType, ...]] = (
+RULES: Final[tuple[Rule, ...]] = (
     third_party_agreement,
     promotional_content,
     optout_confirmation,
@@ -48,7 +48,7 @@ RULES: Final[tuple[ModuleType, ...]] = (
     quiet_hours,
 )
 
-PARAMETER_RULES: Final[tuple[ModuleType, ...]] = (covered_together, confirmation_window)
+PARAMETER_RULES: Final[tuple[ParameterRule, ...]] = (covered_together, confirmation_window)
 
 GRANT_CHECKS: Final[tuple[GrantCheck, ...]] = tuple(
     rule.grant_check for rule in RULES if hasattr(rule, "grant_check")
@@ -63,11 +63,11 @@ CONFIRMATION_HOOKS: Final[tuple[WindowHook, ...]] = tuple(
 )
 
 
-def rules_for(category: str) -> tuple[ModuleType, ...]:
+def rules_for(category: str) -> tuple[Rule, ...]:
     return tuple(rule for rule in RULES if category in rule.APPLIES_TO)
 
 
-def parameter_rules_for(category: str) -> tuple[ModuleType, ...]:
+def parameter_rules_for(category: str) -> tuple[ParameterRule, ...]:
     return tuple(rule for rule in PARAMETER_RULES if category in rule.APPLIES_TO)
 
 
