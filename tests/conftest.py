@@ -86,7 +86,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No worker outlives the session: a test that failed before its own stop leaves none."""
+    from streams.devtools.runner import kill_leftovers
+
+    left = kill_leftovers()
+    if left:
+        session.config.stash[_LEFTOVERS_KEY] = left
+
+
+_LEFTOVERS_KEY = pytest.StashKey[int]()
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    left = config.stash.get(_LEFTOVERS_KEY, 0)
+    if left:
+        terminalreporter.write_line(f"killed {left} worker(s) a test left running")
     stack = config.stash.get(_STACK_KEY, None)
     if stack is not None:
         terminalreporter.write_line(

@@ -12,12 +12,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.settings import Settings, environment_of
 
 READY_LINE = "[^Worker]: Ready"
+# Every worker this process started, so a test session can kill what a failed test left running.
+_STARTED: weakref.WeakSet[WorkerProcess] = weakref.WeakSet()
+
+
+def kill_leftovers() -> int:
+    """SIGKILL every worker this process started that still runs; returns how many."""
+    left = [worker for worker in list(_STARTED) if worker.alive()]
+    for worker in left:
+        worker.kill()
+    return len(left)
 
 
 class WorkerFailed(RuntimeError):
@@ -57,7 +68,12 @@ class WorkerProcess:
             start_new_session=True,
         )
         log.close()
-        self.wait_ready(timeout)
+        _STARTED.add(self)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:  # never leave a half-started worker running behind a failure
+            self.kill()
+            raise
         return self
 
     def log_tail(self, lines: int = 30) -> str:

@@ -72,15 +72,16 @@ def test_a_backlog_is_decided_as_replay_decides_it(
     assert len(expected) >= 59, "all three scenario sets"
     producer.publish_all(records, wait_each=True)  # acknowledged in file order, no worker yet
 
-    started = [
-        WorkerProcess(
-            settings.replace(data_dir=tmp_path / f"data-{n}", web_port=free_port()),
-            tmp_path / f"worker-{n}.log",
-        ).start()
-        for n in range(workers)
-    ]
+    started: list[WorkerProcess] = []
     verdicts = OutputReader(settings, codec, topics.VERDICTS)
     try:
+        for n in range(workers):
+            worker = WorkerProcess(
+                settings.replace(data_dir=tmp_path / f"data-{n}", web_port=free_port()),
+                tmp_path / f"worker-{n}.log",
+            )
+            started.append(worker)
+            worker.start()
         verdicts.wait_for_ids(expected, timeout=120)
         got = {record["id"]: record for record in verdicts.records}
         stricter, allowed_more, other = [], [], []
