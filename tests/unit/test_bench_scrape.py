@@ -106,3 +106,19 @@ def test_changelog_replay_seconds_is_none_without_a_replay(tmp_path: Path) -> No
     log.write_text(faust_line("00,000", "Restoring state from changelog topics") + "\n")
     assert changelog_replay_seconds(log, 0) is None
     assert changelog_replay_seconds(tmp_path / "missing.log", 0) is None
+
+
+def test_rebuild_time_counts_the_bulk_loader_and_faust_replay(tmp_path: Path) -> None:
+    from streams.devtools.bench.scrape import changelog_replay_seconds
+
+    log = tmp_path / "worker.log"
+    log.write_text(
+        "2026-12-06 04:40:01,000 INFO streams.runtime.recovery loaded 1000000 changelog records"
+        " into 6 partitions in 9.5s (105263/s)\n"
+        "[2026-12-06 04:40:12,000] [1] [INFO] [^---Recovery]: Restoring state from changelog"
+        " topics...\n"
+        "[2026-12-06 04:40:12,500] [1] [INFO] [^---Recovery]: Recovery complete\n"
+    )
+    assert changelog_replay_seconds(log, 0) == 10.0
+    log.write_text("nothing rebuilt\n")
+    assert changelog_replay_seconds(log, 0) is None
