@@ -42,7 +42,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **environment_of(settings)}
 
 
-@dataclass
+@dataclass(eq=False)  # identity: kept in a WeakSet of started workers
 class WorkerProcess:
     settings: Settings
     log_path: Path

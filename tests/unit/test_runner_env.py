@@ -38,3 +38,13 @@ def test_child_environment_names_every_documented_variable() -> None:
     env = worker_env(Settings())
     missing = [name for name, _, _ in documented_fields() if name not in env]
     assert missing == []
+
+
+def test_started_workers_are_tracked_by_identity() -> None:
+    from pathlib import Path
+
+    from streams.devtools.runner import WorkerProcess, kill_leftovers
+
+    worker = WorkerProcess(Settings(), Path("/nonexistent/worker.log"))
+    assert hash(worker) != hash(WorkerProcess(Settings(), Path("/nonexistent/worker.log")))
+    assert kill_leftovers() == 0  # nothing started, nothing alive
