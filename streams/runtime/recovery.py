@@ -100,7 +100,8 @@ def _load_partition(
     consumer.assign([TopicPartition(topic, partition, start)])
     loaded, last = 0, start - 1
     while last < end - 1:
-        messages = consumer.consume(CONSUME_BATCH, POLL_TIMEOUT_S)
+        # consume() waits its whole timeout for a full batch: never ask for more than is left
+        messages = consumer.consume(min(CONSUME_BATCH, end - 1 - last), POLL_TIMEOUT_S)
         if not messages:
             if consumer.position([here])[0].offset >= end:  # the rest was compacted away
                 break
