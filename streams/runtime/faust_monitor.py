@@ -16,6 +16,7 @@ Exported (names kept from the faust sensor where the dashboards use them):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from time import monotonic
 from typing import Any
 
 from faust.sensors import Monitor
@@ -41,7 +42,8 @@ class GateMonitor(Monitor):
         self.messages_received_total += 1
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
+        # faust's stall check reads this ("Stream has not started processing TP" otherwise)
+        self.stream_inbound_time[tp] = monotonic()
 
     def on_stream_event_out(
         self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None

@@ -93,17 +93,30 @@ def new_cluster_id() -> str:
 
 
 def render_server_properties(
-    port: int, controller_port: int, data_dir: Path, security: list[str] | None = None
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    security: list[str] | None = None,
+    proxied: tuple[int, int] | None = None,
 ) -> str:
     """The node's configuration; `security` (from `security.render_security_properties`) turns
-    the client listener into the SASL_SSL listener CLIENT and secures the controller's."""
+    the client listener into the SASL_SSL listener CLIENT and secures the controller's.
+
+    `proxied` = (listen port, advertised port) adds a plaintext listener PROXIED that tells its
+    clients to connect to the advertised port: a test's TCP proxy in front of the broker (clients
+    reconnect to what metadata advertises, so without it they would bypass the proxy)."""
     name = "CLIENT" if security else "PLAINTEXT"
     broker = f"{name}://{LOOPBACK}:{port}"
     controller = f"CONTROLLER://{LOOPBACK}:{controller_port}"
     listeners = security or [
         "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+        + (",PROXIED:PLAINTEXT" if proxied else ""),
     ]
+    advertised = broker
+    if proxied and not security:
+        broker += f",PROXIED://{LOOPBACK}:{proxied[0]}"
+        advertised += f",PROXIED://{LOOPBACK}:{proxied[1]}"
     return "\n".join(
         [
             "# Written by `consentgate stack up` on every start; edits here are overwritten.",
@@ -111,7 +124,7 @@ def render_server_properties(
             "node.id=1",
             f"controller.quorum.bootstrap.servers={LOOPBACK}:{controller_port}",
             f"listeners={broker},{controller}",
-            f"advertised.listeners={broker},{controller}",
+            f"advertised.listeners={advertised},{controller}",
             "controller.listener.names=CONTROLLER",
             *listeners,
             f"log.dirs={data_dir}",
@@ -161,6 +174,7 @@ def prepare(
     log: Callable[[str], None],
     security: list[str] | None = None,
     format_arguments: list[str] | None = None,
+    proxied: tuple[int, int] | None = None,
 ) -> str:
     """Write the config files, format the storage on first use; return the cluster id.
 
@@ -173,7 +187,9 @@ def prepare(
     layout.properties.unlink(missing_ok=True)
     descriptor = os.open(layout.properties, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(render_server_properties(port, controller_port, layout.data, security))
+        handle.write(
+            render_server_properties(port, controller_port, layout.data, security, proxied)
+        )
     layout.log4j.write_text(render_log4j2())
     secure = bool(security)
     if layout.formatted.is_file():

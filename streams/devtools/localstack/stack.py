@@ -105,8 +105,11 @@ class LocalStack:
         cache_dir: Path | None = None,
         log: Log | None = None,
         secure: bool = False,
+        proxied_listener: tuple[int, int] | None = None,
     ) -> None:
         self.settings = settings
+        # (listen, advertised) port of an extra plaintext listener behind a test's TCP proxy
+        self.proxied_listener = proxied_listener
         self.state_dir = settings.state_dir.expanduser().resolve()
         self.cache_dir = (cache_dir or self.state_dir / "cache").expanduser().resolve()
         self.log = log or _quiet
@@ -313,6 +316,7 @@ class LocalStack:
                 self.log,
                 security=secured,
                 format_arguments=users,
+                proxied=self.proxied_listener,
             )
             address = f"{LOOPBACK}:{self.settings.kafka_port}"
             how = " (TLS, SASL/SCRAM-SHA-512, ACLs)" if self.secure else ""
