@@ -126,6 +126,52 @@ def serve_metrics(app: faust.App, metrics: GateMetrics) -> None:
         return view.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+def batch_agent(
+    name: str,
+    size: int,
+    spec: topics.TopicSpec,
+    handle: Callable[[list[Any]], Awaitable[None] | None],
+    *,
+    codec: WireCodec,
+    metrics: GateMetrics,
+    discard: Callable[[], None],
+) -> Callable[[Any], Awaitable[None]]:
+    """An agent body that takes events in batches and acknowledges them only once the batch's
+    outputs are durable (`noack_take`: faust commits only acknowledged offsets). Every agent that
+    writes state uses it (here and in `complaints.py`).
+
+    While the schema registry cannot be asked, the batch waits (without blocking the event loop)
+    and is handled again once it answers: the agent takes nothing new meanwhile, so its
+    partitions pause, and intents that need their state are denied STATE_NOT_CURRENT when the
+    read-your-opt-outs wait expires. `discard` drops the batch's unflushed table writes before a
+    retry. Anything else unexpected stops the worker rather than acknowledge what was not done."""
+
+    async def run_batches(stream: Any) -> None:
+        async for events in stream.noack_take(size, within=BATCH_WINDOW_S):
+            delay = REGISTRY_RETRY_FIRST_S
+            while True:
+                try:
+                    codec.preload(spec, (event.message.value for event in events))
+                    done = handle(events)
+                    if done is not None:
+                        await done
+                    break
+                except RegistryUnavailableError as exc:
+                    discard()
+                    metrics.registry_waits.labels(spec.base).inc()
+                    log.warning("%s: schema registry unavailable (%s); waiting %.1fs",
+                                name, exc, delay)  # fmt: skip
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, REGISTRY_RETRY_MAX_S)
+                except Exception:
+                    discard()
+                    log.exception("the %s agent failed; stopping the worker", name)
+                    stop_worker(f"{name} agent failed")
+                    raise
+
+    return run_batches
+
+
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
     brokers = [f"kafka://{host}" for host in settings.kafka_bootstrap_servers.split(",")]
     # faust's clients take TLS and SASL as one credentials object; the same settings configure
@@ -296,38 +342,10 @@ def create_app(
         return done
 
     def in_batches(name: str, handle: Callable[[list[Any]], Awaitable[None]]) -> Callable:
-        """An agent that takes its events in batches and acknowledges them only once the
-        batch's outputs are durable (`noack_take`: faust commits only acknowledged offsets).
-
-        While the schema registry cannot be asked, the batch waits (without blocking the event
-        loop) and is handled again once it answers: the agent takes nothing new meanwhile, so
-        its partitions pause, and intents that need their state are denied STATE_NOT_CURRENT
-        when the read-your-opt-outs wait expires. Anything else unexpected stops the worker
-        rather than acknowledge what was not done."""
-        spec = SPEC_OF_AGENT[name]
-
-        async def run_batches(stream: Any) -> None:
-            async for events in stream.noack_take(BATCH_SIZE[name], within=BATCH_WINDOW_S):
-                delay = REGISTRY_RETRY_FIRST_S
-                while True:
-                    try:
-                        codec.preload(spec, (event.message.value for event in events))
-                        await handle(events)
-                        break
-                    except RegistryUnavailableError as exc:
-                        store.discard()
-                        metrics.registry_waits.labels(spec.base).inc()
-                        log.warning("%s: schema registry unavailable (%s); waiting %.1fs",
-                                    name, exc, delay)  # fmt: skip
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, REGISTRY_RETRY_MAX_S)
-                    except Exception:
-                        store.discard()
-                        log.exception("the %s agent failed; stopping the worker", name)
-                        stop_worker(f"{name} agent failed")
-                        raise
-
-        return run_batches
+        return batch_agent(
+            name, BATCH_SIZE[name], SPEC_OF_AGENT[name], handle,
+            codec=codec, metrics=metrics, discard=store.discard,
+        )  # fmt: skip
 
     def state_agent(spec: topics.TopicSpec, topic: Any, name: str) -> Any:
         """Consent and opt-out agents: apply each record, then advance its partition's position."""

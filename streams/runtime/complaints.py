@@ -290,7 +290,7 @@ def _key(entry: OpenComplaint) -> bytes:
 
 def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
     """Wire the complaint topics, table, agents and timer into `ga` (module docstring)."""
-    from streams.runtime.app import inbound, stop_worker
+    from streams.runtime.app import batch_agent, inbound
 
     app, settings = ga.app, ga.settings
     partitions = settings.partitions
@@ -325,19 +325,14 @@ def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
 
         return done
 
-    def batches(name: str, handle: Callable[[list[Any]], None]) -> Callable[[Any], Any]:
-        async def run(stream: Any) -> None:
-            async for events in stream.noack_take(BATCH_SIZE, within=BATCH_WINDOW_S):
-                try:
-                    handle(events)
-                except Exception:
-                    ga.store.discard()
-                    store.discard()
-                    log.exception("the %s agent failed; stopping the worker", name)
-                    stop_worker(f"{name} agent failed")
-                    raise
+    def discard() -> None:
+        ga.store.discard()
+        store.discard()
 
-        return run
+    def batches(name: str, spec: topics.TopicSpec, handle: Callable[[list[Any]], None]) -> Any:
+        return batch_agent(
+            name, BATCH_SIZE, spec, handle, codec=ga.gate.codec, metrics=ga.metrics, discard=discard
+        )
 
     def apply_complaints(events: list[Any]) -> None:
         with ga.outputs.batch(acknowledge(events, (ga.store,))):
@@ -356,10 +351,10 @@ def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
             tracker.check()
 
     complaint_agent = app.agent(complaint_topic, name="complaint")(
-        batches("complaint", apply_complaints)
+        batches("complaint", topics.COMPLAINTS, apply_complaints)
     )
     tracker_agent = app.agent(tracked_topics, name="complaint-tracker")(
-        batches("complaint-tracker", track_complaints)
+        batches("complaint-tracker", topics.COMPLAINTS_OPEN, track_complaints)
     )
 
     @app.timer(interval=CHECK_INTERVAL_S)
