@@ -331,14 +331,25 @@ class Violation:
     # COMPLAINT_ACK_OVERDUE only (complaints.py): the complaint, and when its ack was due.
     complaint_id: str | None = None
     deadline: datetime | None = None
+    # Delivery reconciliation and late opt-outs (issue 15 §5; violation v3, schemas/README.md).
+    intent_at: datetime | None = None
+    optout_id: str | None = None
+    optout_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivered_ref: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        """Field values as Avro takes them (instants as aware datetimes). The complaint fields
-        appear only on a complaint's violation, so other violations encode as before."""
+        """Field values as Avro takes them (instants as aware datetimes). The fields of a
+        complaint's, a delivery's or a late opt-out's violation appear only when set, so other
+        violations encode as before."""
         wire = self._intent_wire()
         if self.complaint_id is not None:
             wire["complaint_id"] = self.complaint_id
             wire["deadline"] = self.deadline
+        for name in _V3_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                wire[name] = value
         return wire
 
     def _intent_wire(self) -> dict[str, Any]:
@@ -359,6 +370,9 @@ class Violation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: instants as ISO-8601 text."""
         return _json_ready(self.to_wire())
+
+
+_V3_FIELDS = ("intent_at", "optout_id", "optout_at", "delivered_at", "delivered_ref")
 
 
 def _json_ready(fields: dict[str, Any]) -> dict[str, Any]:

@@ -70,7 +70,7 @@ TIMESTAMPS: dict[str, set[str]] = {
     "partner": {"at", "expires"},
     "intent": {"at"},
     "verdict": {"decided_at", "intent_at"},
-    "violation": {"at", "deadline"},
+    "violation": {"at", "deadline", "intent_at", "optout_at", "delivered_at"},
     "dead_letter": {"at"},
     "complaint": {"at"},
     "complaint_ack": {"at"},
@@ -153,7 +153,7 @@ def test_one_file_per_topic_schema_and_nothing_else() -> None:
     assert schema_dir() == SCHEMAS
     assert set(load_schemas()) == set(SCHEMA_NAMES)
     assert set(load_history()) == {
-        "consent.v1", "intent.v1", "intent.v2", "verdict.v1", "violation.v1",
+        "consent.v1", "intent.v1", "intent.v2", "verdict.v1", "violation.v1", "violation.v2",
     }  # fmt: skip
 
 
@@ -303,11 +303,27 @@ VIOLATION_COMPLAINT_FIELDS = ["complaint_id", "deadline"]
     [("verdict", VERDICT_V2_FIELDS), ("violation", ["recipient_ref", *VIOLATION_COMPLAINT_FIELDS])],
 )
 def test_v2_outputs_are_v1_plus_nullable_fields_at_the_end(name: str, added: list[str]) -> None:
-    v1, v2 = _history(name), raw(name)
+    v1, v2 = _history(name), _previous(name, 2)
     assert (v1["name"], v1["namespace"]) == (v2["name"], v2["namespace"])
     assert v2["fields"][: len(v1["fields"])] == v1["fields"]
     extra = v2["fields"][len(v1["fields"]) :]
     assert [f["name"] for f in extra] == added
+    timestamp = {"type": "long", "logicalType": "timestamp-millis"}
+    assert all(
+        f["type"] in (["null", "string"], ["null", timestamp]) and f["default"] is None
+        for f in extra
+    )
+
+
+# Violation v3 (issue 15 §5): deliveries and late opt-outs name both records.
+VIOLATION_V3_FIELDS = ["intent_at", "optout_id", "optout_at", "delivered_at", "delivered_ref"]
+
+
+def test_violation_v3_is_v2_plus_nullable_fields_at_the_end() -> None:
+    v2, v3 = _history("violation", 2), raw("violation")
+    assert v3["fields"][: len(v2["fields"])] == v2["fields"]
+    extra = v3["fields"][len(v2["fields"]) :]
+    assert [f["name"] for f in extra] == VIOLATION_V3_FIELDS
     timestamp = {"type": "long", "logicalType": "timestamp-millis"}
     assert all(
         f["type"] in (["null", "string"], ["null", timestamp]) and f["default"] is None
@@ -343,7 +359,10 @@ def test_violation_v1_bytes_read_with_v2_have_no_recipient_ref() -> None:
               "campaign": None, "policy_version": "p"}  # fmt: skip
     data = _write(_history("violation"), record)
     got = fa_read(data, parse_schema(_history("violation")), parse_schema(raw("violation")))
-    assert got == {**record, "recipient_ref": None, **dict.fromkeys(VIOLATION_COMPLAINT_FIELDS)}
+    assert got == {
+        **record, "recipient_ref": None,
+        **dict.fromkeys(VIOLATION_COMPLAINT_FIELDS), **dict.fromkeys(VIOLATION_V3_FIELDS),
+    }  # fmt: skip
 
 
 def test_intent_v2_bytes_read_with_v3_get_no_subject() -> None:
