@@ -63,6 +63,8 @@ def record_key(record: Mapping[str, Any]) -> str:
         return str(record.get("party") or "")
     if record.get("type") == "complaint_ack":  # keyed by the complaint it acknowledges
         return str(record.get("complaint_id") or record.get("id") or "")
+    if record.get("type") == "delivery":  # keyed like the verdicts, to meet its intent's
+        return str(record.get("intent_id") or record.get("id") or "")
     address = str(record.get("address") or "")
     try:
         return normalize_address(

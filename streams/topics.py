@@ -124,9 +124,30 @@ COMPLAINT_ACKS = TopicSpec(
 )
 COMPLAINT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINTS, COMPLAINTS_OPEN, COMPLAINT_ACKS)
 
+# Delivery reconciliation (issue 15 §5; streams/runtime/deliveries.py): what the delivery side
+# reports it sent, keyed like the verdicts (intent id, murmur2) and created with the same
+# partition count, so an intent's verdict and its deliveries meet in one partition.
+DELIVERIES = TopicSpec(
+    "deliveries",
+    key="intent id (UTF-8)",
+    schema="delivery",
+    doc="What the delivery side reports it sent; reconciled against the verdicts.",
+)
+# Erasure (issue 15 §6; streams/runtime/erasure.py): requests from `consentgate erase`, keyed
+# and co-partitioned like the other recipient topics. They carry the address, so they are kept
+# only as long as a stopped worker may need to catch up (7 days), not forever.
+ERASURES = TopicSpec(
+    "erasure-requests",
+    key="normalized address (UTF-8)",
+    schema="erasure",
+    recipient_keyed=True,
+    retention_ms=7 * 24 * 3600 * 1000,
+    doc="Requests to erase a person's consent state and ledger entries.",
+)
+
 ALL: tuple[TopicSpec, ...] = (
     CONSENT, OPTOUT, PARTNER, INTENTS, VERDICTS, VIOLATIONS, DEAD_LETTERS, LEDGER,
-    *COMPLAINT_TOPICS,
+    *COMPLAINT_TOPICS, DELIVERIES, ERASURES,
 )  # fmt: skip
 RECIPIENT_TOPICS: tuple[TopicSpec, ...] = tuple(t for t in ALL if t.recipient_keyed)
 INPUTS: tuple[TopicSpec, ...] = (CONSENT, OPTOUT, PARTNER, INTENTS)
@@ -142,4 +163,6 @@ TOPIC_OF_RECORD_TYPE: dict[str, TopicSpec] = {
     "intent": INTENTS,
     "complaint": COMPLAINTS,
     "complaint_ack": COMPLAINT_ACKS,
+    "erasure": ERASURES,
+    "delivery": DELIVERIES,  # keyed by its intent id (connectors/producer.record_key)
 }

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = tuple(
         "import_",  # the `import` command (`import` is a keyword)
         "connectors",
         "audit",  # `audit` and `violations` (issue 15)
+        "erase",  # issue 15 §6
         "dead_letters",  # the `dead-letters` command
     )
 )

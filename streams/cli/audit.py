@@ -39,7 +39,7 @@ AUDIT_COLUMNS: Final = (
 )  # fmt: skip
 VIOLATION_COLUMNS: Final = (
     "at", "id", "intent_id", "sender", "channel", "rule", "severity", "reasons", "campaign",
-    "policy_version", "recipient_ref",
+    "policy_version", "recipient_ref", "intent_at", "delivered_at", "delivered_ref",
 )  # fmt: skip
 RELIED: Final = ("grant_id", "confirm_id", "agreement_id", "optout_id")
 READ_STALL_S: Final = 30.0
@@ -237,7 +237,9 @@ def readable(event: Mapping[str, Any]) -> str:
 
 def read_topic(settings: Settings, spec: topics.TopicSpec) -> Iterator[dict[str, Any]]:
     """Every record of `spec`'s topic from the beginning to the end offsets of now, decoded.
-    Undecodable values are skipped with a note on standard error."""
+    Undecodable values are skipped with a note on standard error. A compacted topic (the
+    ledger) gives the latest value of each key, as compaction will: a key whose latest record is
+    a tombstone (erased, issue 15 §6) gives nothing, even before compaction ran."""
     from confluent_kafka import Consumer, TopicPartition
 
     from streams.kafka_config import client_config
@@ -263,6 +265,7 @@ def read_topic(settings: Settings, spec: topics.TopicSpec) -> Iterator[dict[str,
             return
         consumer.assign(starts)
         last = time.monotonic()
+        latest: dict[bytes | None, tuple[int, int, bytes | None]] = {}
         while ends:
             message = consumer.poll(0.5)
             if message is None or message.error():
@@ -278,10 +281,20 @@ def read_topic(settings: Settings, spec: topics.TopicSpec) -> Iterator[dict[str,
                 continue
             if offset + 1 >= end:
                 del ends[partition]
+            if spec.compacted:
+                latest[message.key()] = (partition, offset, message.value())
+                continue
             if message.value() is None:
                 continue
             try:
                 yield codec.decode(spec, message.value())
+            except DecodeError as exc:
+                print(f"{name}[{partition}]@{offset}: skipped, {exc}", file=sys.stderr)
+        for partition, offset, value in latest.values():
+            if value is None:
+                continue
+            try:
+                yield codec.decode(spec, value)
             except DecodeError as exc:
                 print(f"{name}[{partition}]@{offset}: skipped, {exc}", file=sys.stderr)
     finally:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         for item in replay_records(source, config, pseudonyms):
             if isinstance(item, Verdict):
                 out.write(orjson.dumps(item.to_dict()) + b"\n")
-            elif isinstance(item, Violation):  # a complaint's COMPLAINT_ACK_OVERDUE
+            elif isinstance(item, Violation):  # COMPLAINT_ACK_OVERDUE, SENT_*, LATE_OPTOUT
                 out.write(orjson.dumps({"type": "violation", **item.to_dict()}) + b"\n")
             else:
                 out.flush()

@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from typing import Final
 
 REF_BYTES: Final = 16
+# Pseudonyms of recent addresses: an intent needs them twice (the erasure check, issue 15 §6, then
+# its verdict's recipient_ref), and one HMAC with its base32 costs about 12 µs here.
+CACHE_ENTRIES: Final = 16384
 MIN_KEY_BYTES: Final = 16
 _KID: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
@@ -29,7 +32,7 @@ _KID: Final = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 class Pseudonyms:
     """The keys in force, first one current. Refuses an empty list (no key, no pseudonym)."""
 
-    __slots__ = ("_keys", "kids")
+    __slots__ = ("_cache", "_keys", "kids")
 
     def __init__(self, keys: Sequence[tuple[str, bytes]]) -> None:
         if not keys:
@@ -46,15 +49,21 @@ class Pseudonyms:
             raise ValueError("pseudonym key ids must differ")
         self._keys = tuple((kid, bytes(key)) for kid, key in keys)
         self.kids = tuple(kids)
+        self._cache: dict[str, tuple[str, ...]] = {}
 
     def ref(self, address: str) -> str:
         """The pseudonym of a normalized address under the current key."""
-        kid, key = self._keys[0]
-        return pseudonym(kid, key, address)
+        return self.refs(address)[0]
 
     def refs(self, address: str) -> tuple[str, ...]:
         """Its pseudonyms under every key (current first): what an audit matches."""
-        return tuple(pseudonym(kid, key, address) for kid, key in self._keys)
+        found = self._cache.get(address)
+        if found is None:
+            found = tuple(pseudonym(kid, key, address) for kid, key in self._keys)
+            if len(self._cache) >= CACHE_ENTRIES:  # bounded: start again rather than evict
+                self._cache.clear()
+            self._cache[address] = found
+        return found
 
 
 def pseudonym(kid: str, key: bytes, address: str) -> str:

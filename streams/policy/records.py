@@ -85,8 +85,10 @@ CHANNEL_ALIASES: Final = {"e-mail": "email", "mail": "email", "text": "sms", "tx
 _KIND_ALIASES: Final = {"optout": "optout", "opt-out": "optout", "opt_out": "optout",
                         "partner": "partner", "complaint": "complaint",
                         "complaint-ack": "complaint_ack", "complaintack": "complaint_ack",
-                        "complaint_ack": "complaint_ack"}  # fmt: skip
+                        "complaint_ack": "complaint_ack", "delivery": "delivery"}  # fmt: skip
 MAX_COMPLAINT_TEXT_CHARS: Final = 64 * 1024  # a long letter; longer text is cut (a repair)
+MAX_ERASURE_REASON_CHARS: Final = 1024  # a ticket reference and a sentence
+CHANNEL_LIST: Final = tuple(sorted(CHANNELS))
 
 _COUNTRY: Final = re.compile(r"[A-Z]{2}")
 _SUBDIVISION: Final = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
@@ -239,9 +241,51 @@ class ComplaintAckRecord:
         return epoch_ms(self.at)
 
 
+@dataclass(frozen=True, slots=True)
+class ErasureRecord:
+    """A request to erase one person (issue 15 §6; policy/erasure.py). Read strictly: it
+    removes state, so an address that does not normalize (or a channel or jurisdiction that
+    could make it normalize to someone else) refuses it. `at` None: from when received."""
+
+    KIND: ClassVar[str] = "erasure"
+    id: str
+    at: datetime | None
+    address: str
+    channel: str
+    jurisdiction: str | None = None
+    requested_by: str | None = None
+    reason: str | None = None
+
+    @property
+    def at_ms(self) -> int:
+        """As OptOutRecord.at_ms."""
+        return MAX_MS if self.at is None else epoch_ms(self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """What the delivery side reports it sent for intent `intent_id` (issue 15 §5;
+    deliveries.py reconciles it with the verdict). Evidence of a possible violation, so read
+    leniently where that is safe: `at` None means "when the gate received it", a channel alias
+    or case, an unreadable `sender` or `jurisdiction` (when the address reads without it) and a
+    missing `id` are repairs listed in `repairs`. Refused (dead letter): an unreadable
+    `intent_id` (taken exactly as given: it must equal the intent's id), channel or address."""
+
+    KIND: ClassVar[str] = "delivery"
+    id: str
+    intent_id: str
+    at: datetime | None
+    channel: str
+    address: str
+    sender: str | None = None
+    jurisdiction: str | None = None
+    repairs: tuple[str, ...] = field(default=(), compare=False, metadata={"wire": False})
+
+
 Record = (
     ConsentRecord | OptOutRecord | PartnerRecord | SendIntent | ComplaintRecord | ComplaintAckRecord
-)
+    | ErasureRecord | DeliveryRecord
+)  # fmt: skip
 
 
 def effective_at(record: Record, received_at: datetime) -> datetime:
@@ -832,6 +876,57 @@ def _complaint_ack(f: _Fields, record_id: str | None) -> ComplaintAckRecord:
     )
 
 
+def _erasure(f: _Fields, record_id: str | None) -> ErasureRecord:
+    """Strict on whom (module doc of policy/erasure.py); an unreadable `at` is when received."""
+    assert record_id is not None
+    raw_channel, address = f.obj.get("channel"), f.obj.get("address")
+    if not isinstance(address, str):
+        raise ValueError("address is required and must be a string")
+    if raw_channel is None:
+        channel = "email" if "@" in address else "sms"
+    elif not isinstance(raw_channel, str) or raw_channel.strip().lower() not in CHANNELS:
+        raise ValueError(f"channel {excerpt(raw_channel)} is not one of {', '.join(CHANNEL_LIST)}")
+    else:
+        channel = raw_channel.strip().lower()
+    jurisdiction = None if f.obj.get("jurisdiction") is None else f.country()
+    try:
+        at: datetime | None = f.instant("at")
+    except ValueError:
+        at = None if f.received_at is None else _to_ms(f.received_at)
+    return ErasureRecord(
+        id=record_id, at=at, address=f.address(channel, jurisdiction), channel=channel,
+        jurisdiction=jurisdiction, requested_by=f.optional_text("requested_by"),
+        reason=f.optional_text("reason", MAX_ERASURE_REASON_CHARS),
+    )  # fmt: skip
+
+
+def _delivery(f: _Fields, record_id: str | None) -> DeliveryRecord:
+    """Lenient like an opt-out, except for what the reconciliation cannot do without."""
+    intent_id = f.obj.get("intent_id")  # before strip_boms: compared exactly with the intent's
+    if not isinstance(intent_id, str) or not intent_id.strip() or len(intent_id) > MAX_ID_CHARS:
+        raise ValueError(f"intent_id must be a non-empty string of at most {MAX_ID_CHARS}")
+    f.strip_boms()
+    channel = f.lenient_channel()
+    if f.obj.get("jurisdiction") is None:  # optional here: only phone numbers without + need it
+        address, jurisdiction = f.address(channel, None), None
+    else:
+        address, jurisdiction = f.lenient_address(channel)
+    sender: str | None = None
+    raw_sender = f.obj.get("sender")
+    if raw_sender is not None:
+        try:
+            sender = canonical_party(raw_sender)
+        except ValueError as exc:
+            f.repairs.append(f"sender unreadable ({exc}): ignored")
+    at = f.lenient_at()
+    delivery_id = f.lenient_id(record_id, "delivery").replace("unidentified-", "delivery-")
+    return DeliveryRecord(
+        id=delivery_id, intent_id=intent_id, at=at, channel=channel, address=address,
+        sender=sender, jurisdiction=jurisdiction,
+        repairs=tuple(r.replace("unidentified-", "delivery-") for r in f.repairs),
+    )  # fmt: skip
+
+
 _PARSERS: Final[dict[str, Callable[[_Fields, str | None], Record]]] = {
     ConsentRecord.KIND: _consent,
     OptOutRecord.KIND: _optout,
@@ -839,9 +934,12 @@ _PARSERS: Final[dict[str, Callable[[_Fields, str | None], Record]]] = {
     SendIntent.KIND: _intent,
     ComplaintRecord.KIND: _complaint,
     ComplaintAckRecord.KIND: _complaint_ack,
+    ErasureRecord.KIND: _erasure,
+    DeliveryRecord.KIND: _delivery,
 }
-# Kinds read even without a readable `id`: the restricting ones (module doc), and the ack, whose
-# `complaint_id` is what matters.
+# Kinds read even without a readable `id`: the restricting ones (module doc), the ack, whose
+# `complaint_id` is what matters, and a delivery, whose `intent_id` is.
 _LENIENT_KINDS: Final = frozenset(
-    {OptOutRecord.KIND, PartnerRecord.KIND, ComplaintRecord.KIND, ComplaintAckRecord.KIND}
-)
+    {OptOutRecord.KIND, PartnerRecord.KIND, ComplaintRecord.KIND, ComplaintAckRecord.KIND,
+     DeliveryRecord.KIND}
+)  # fmt: skip

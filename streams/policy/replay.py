@@ -35,13 +35,32 @@ After each line, every open complaint whose deadline the clock has reached, unac
 then, yields its `COMPLAINT_ACK_OVERDUE` Violation, exactly once per complaint. A complaint with
 an unreadable `at` counts from the clock when it is read. A file without complaints yields
 exactly what it did before.
+
+Erasure (issue 15 §6, erasure.py). An `erasure` line forgets the recipient's state and keeps
+its marker, keyed here by the normalized address (the replay keeps nothing once it ends, so a
+pseudonym would protect nothing); later intents to that address are decided on
+`erasure.erased_view`, as the gate does. It prints nothing: the audit entry is the gate's, on
+the ledger. An erasure whose `at` is unreadable takes effect from the replay clock (from the
+latest instant there is when no `at` was read yet: the strictest reading).
+
+Deliveries (issue 15 §5, deliveries.py). A `delivery` line is reconciled at once against the
+verdict its `intent_id` got earlier in the file (the first verdict for that id; none yet: no
+allow) and yields its SENT_WITHOUT_ALLOW or SENT_AFTER_DENY Violation, at most one per intent id
+and rule. Recipients are compared by normalized address; an unreadable `at` is the clock.
+
+Late opt-outs (issue 15 §5, late_optouts.py). The replay keeps the newest RECALLED verdicts per
+recipient, as the gate's memo does; an `optout` or `complaint` line that changes its recipient's
+state yields a LATE_OPTOUT Violation for each allowed promotional intent among them that it
+would have denied (dated at or before the intent, covering its sender and channel). A line
+repeating an opt-out yields nothing again. An opt-out whose `at` is unreadable takes effect from
+the latest instant there is, so it is never late.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -52,15 +71,21 @@ import orjson
 
 from streams.policy.complaints import OpenComplaint, acknowledge, overdue, receive
 from streams.policy.config import PolicyConfig
+from streams.policy.deliveries import OK, Delivered, IntentOutcome, classify
+from streams.policy.deliveries import violation as delivery_violation
 from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
+from streams.policy.erasure import ErasureMarker, erased_view, kept, mark
 from streams.policy.errors import InvalidRecord, excerpt
 from streams.policy.jurisdictions import JurisdictionTable, table_for
+from streams.policy.late_optouts import RECALLED, Decided, decided, late_optouts
 from streams.policy.pseudonym import Pseudonyms
 from streams.policy.reasons import GATE_ERROR
 from streams.policy.records import (
     ComplaintAckRecord,
     ComplaintRecord,
     ConsentRecord,
+    DeliveryRecord,
+    ErasureRecord,
     OptOutRecord,
     PartnerRecord,
     SendIntent,
@@ -68,8 +93,8 @@ from streams.policy.records import (
     Violation,
     parse_record,
 )
-from streams.policy.state import Agreements, RecipientState, apply, complaint
-from streams.policy.times import EPOCH, parse_instant
+from streams.policy.state import EMPTY_STATE, Agreements, RecipientState, apply, complaint
+from streams.policy.times import EPOCH, MAX_MS, epoch_ms, parse_instant
 
 REUSED_ID: Final = "intent id already used by an intent with different content"
 CLOCK: Final = "clock"  # the `type` of a line that only advances the replay clock
@@ -175,7 +200,11 @@ class Replay:
     agreements: Agreements = field(default_factory=Agreements)
     decided: dict[str, tuple[bytes, Verdict]] = field(default_factory=dict)
     complaints: dict[str, OpenComplaint] = field(default_factory=dict)
+    erased: dict[str, ErasureMarker] = field(default_factory=dict)  # by normalized address
     pseudonyms: Pseudonyms | None = None  # when given, verdicts carry recipient_ref
+    outcomes: dict[str, IntentOutcome] = field(default_factory=dict)  # first verdict per id
+    delivery_violations: set[str] = field(default_factory=set)  # ids of those filed
+    history: dict[str, tuple[Decided, ...]] = field(default_factory=dict)  # late opt-outs
     table: JurisdictionTable = field(init=False, repr=False)
     _clock: datetime = field(default=EPOCH, init=False, repr=False)
     _horizon: datetime = field(default=EPOCH, init=False, repr=False)  # the latest `at` read
@@ -205,6 +234,9 @@ class Replay:
                 results = list(self._feed(obj, line))
         except Exception as exc:  # a bug must not stop the replay: fail closed, as the gate does
             results = list(self._failed(obj, line, exc))
+        for item in results:  # every verdict counts for deliveries, GATE_ERROR ones too
+            if isinstance(item, Verdict):
+                self._note(item, None)
         if self.complaints:
             results += self.overdue()
         return results
@@ -225,7 +257,7 @@ class Replay:
             return [LineError(line, f"{exc}: the clock stays at its last time", kind=CLOCK)]
         return []
 
-    def _feed(self, obj: Any, line: int) -> list[Verdict | LineError]:
+    def _feed(self, obj: Any, line: int) -> Sequence[Verdict | LineError | Violation]:
         if isinstance(obj, Mapping):
             self._tick(obj.get("at"))
         try:
@@ -239,6 +271,7 @@ class Replay:
                     return [error, *first]
                 verdict = invalid_verdict(exc.record_id, exc, self.config, obj, now=self._clock)
                 self.decided[exc.record_id] = (digest, verdict)
+                self._note(verdict, None)
                 return [error, verdict]
             return [error]
         if isinstance(record, SendIntent):
@@ -246,34 +279,83 @@ class Replay:
             first = self._recall(record.id, digest, line, record)
             if first is not None:
                 return first
-            decision = decide(
-                record, self.states.get(record.address), self.agreements, self.config, now=record.at
+            state = self.states.get(record.address)
+            marker = self.erased.get(record.address)
+            view = (
+                state if marker is None else erased_view(state, marker, record.channel, self.config)
             )
+            decision = decide(record, view, self.agreements, self.config, now=record.at)
             if decision.new_state is not None:
-                self.states[record.address] = decision.new_state
+                self.states[record.address] = (
+                    decision.new_state if marker is None or view is None
+                    else kept(decision.new_state, view, state or EMPTY_STATE)
+                )  # fmt: skip
             verdict = decision.verdict
             if self.pseudonyms is not None:
                 verdict = replace(verdict, recipient_ref=self.pseudonyms.ref(record.address))
             self.decided[record.id] = (digest, verdict)
+            self._note(verdict, record.address)
+            self._remember(verdict, record)
             return [verdict]
+        if isinstance(record, DeliveryRecord):
+            return self._delivery(record)
         if isinstance(record, ComplaintRecord):
-            self.states[record.address] = complaint(
-                self.states.get(record.address), record, self.config
-            )
+            before = self.states.get(record.address)
+            self.states[record.address] = complaint(before, record, self.config)
             received = None if self._horizon == EPOCH else self._horizon
             self.complaints[record.id] = receive(self.complaints.get(record.id), record, received)
-            return []
+            return self._late(record.as_optout(), before)
         if isinstance(record, ComplaintAckRecord):
             cid = record.complaint_id
             self.complaints[cid] = acknowledge(self.complaints.get(cid), record)
             return []
+        if isinstance(record, ErasureRecord):
+            clock = MAX_MS if self._horizon == EPOCH else epoch_ms(self._horizon)
+            at_ms = clock if record.at is None else record.at_ms
+            erased = self.states.pop(record.address, None)
+            self.erased[record.address] = mark(
+                self.erased.get(record.address), at_ms, record.id, erased
+            )
+            return []
         if isinstance(record, PartnerRecord):
             self.agreements = self.agreements.apply(record)
         elif isinstance(record, ConsentRecord | OptOutRecord):
-            self.states[record.address] = apply(
-                self.states.get(record.address), record, self.config
-            )
+            before = self.states.get(record.address)
+            self.states[record.address] = apply(before, record, self.config)
+            if isinstance(record, OptOutRecord):
+                return self._late(record, before)
         return []
+
+    def _remember(self, verdict: Verdict, intent: SendIntent) -> None:
+        """Keep the verdict in the recipient's history, newest RECALLED, as the gate's memo."""
+        entries = self.history.get(intent.address, ())
+        self.history[intent.address] = (*entries, decided(verdict, intent))[-RECALLED:]
+
+    def _late(self, optout: OptOutRecord, before: RecipientState | None) -> list[Violation]:
+        """The LATE_OPTOUT violations of an opt-out that changed its recipient's state (a
+        redelivered one changes nothing and raises nothing again; late_optouts.py)."""
+        history = self.history.get(optout.address)
+        if not history or self.states.get(optout.address) == before:
+            return []
+        ref = None if self.pseudonyms is None else self.pseudonyms.ref(optout.address)
+        return late_optouts(history, optout, self.config, recipient_ref=ref)
+
+    def _note(self, verdict: Verdict, address: str | None) -> None:
+        if verdict.id not in self.outcomes:
+            self.outcomes[verdict.id] = IntentOutcome.of(verdict, address)
+
+    def _delivery(self, record: DeliveryRecord) -> list[Violation]:
+        outcome = self.outcomes.get(record.intent_id)
+        delivery = Delivered.of(
+            record, self.pseudonyms, received_at=self._horizon, keep_address=True
+        )
+        rule = classify(outcome, delivery)
+        violation_id = f"{record.intent_id}:{rule}"
+        if rule == OK or violation_id in self.delivery_violations:
+            return []
+        self.delivery_violations.add(violation_id)
+        version = self.config.policy_version
+        return [delivery_violation(record.intent_id, rule, outcome, delivery, version)]
 
     def _recall(
         self, intent_id: str, digest: bytes, line: int, intent: SendIntent | None = None

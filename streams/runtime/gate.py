@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from streams import topics
 from streams.metrics import Children, GateMetrics
 from streams.policy.config import PolicyConfig
-from streams.policy.engine import decide, intent_digest, invalid_verdict, unchecked_verdict
+from streams.policy.engine import intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
 from streams.policy.jurisdictions import table_for
 from streams.policy.pseudonym import Pseudonyms
@@ -33,7 +33,7 @@ from streams.policy.records import (
     violation_for,
 )
 from streams.policy.state import Agreements, apply
-from streams.runtime import ledger
+from streams.runtime import erasure, late_optouts, ledger
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import Outputs
 from streams.runtime.statestore import StateStore
@@ -66,10 +66,6 @@ class Inbound:
     key: bytes | None
     value: bytes | None
     timestamp: float  # seconds; broker append time on send-intents
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _received(msg: Inbound) -> datetime:
@@ -127,11 +123,14 @@ class Gate:
             kind = record.action if isinstance(record, ConsentRecord) else "optout"
             if state == stored.state:
                 self._applied(spec.base, kind, "duplicate").inc()
+                if isinstance(record, OptOutRecord):  # re-sent, uncounted (late_optouts.py)
+                    late_optouts.report(self, stored, record, counted=False)
                 return
             self.store.put(msg.partition, key, encode_stored(stored.with_state(state)))
             self._applied(spec.base, kind, "applied").inc()
             if isinstance(record, OptOutRecord):
                 self._optouts(record.channel, record.method).inc()
+                late_optouts.report(self, stored, record)  # issue 15 §5
         except RegistryUnavailableError:
             raise  # the agent waits for the registry; nothing is dead-lettered for an outage
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
@@ -211,29 +210,24 @@ class Gate:
             self._emit(msg, invalid_verdict(intent.id, problem, self.config, decoded), intent)
             return
         if hold.caught_up:
-            decision = decide(intent, stored.state, self.agreements.current, self.config)
+            decision = erasure.decide(self, msg.partition, intent, stored.state)  # §6 markers
             verdict, new_state = decision.verdict, decision.new_state or stored.state
         else:
             self.metrics.ordering_timeouts.inc()
             detail = "consent and opt-out partitions did not catch up in time"
             verdict = unchecked_verdict(intent.id, STATE_NOT_CURRENT, detail, self.config, decoded)
             new_state = stored.state
-        entry = MemoEntry(
-            intent.id,
-            verdict.decision,
-            verdict.reason,
-            verdict.reasons,
-            _millis(verdict.decided_at),
-            verdict.policy_version,
-            digest,
-        )
+        entry = MemoEntry.of(verdict, intent, digest)
         self.store.put(
             msg.partition, key, encode_stored(stored.with_state(new_state).remember(entry))
         )
         self._emit(msg, verdict, intent)
 
     def _from_memo(self, intent: SendIntent, decoded: dict[str, Any], entry: MemoEntry) -> Verdict:
-        """The verdict written before, rebuilt: same decision, reasons and time."""
+        """The verdict written before, field for field (an entry of an older memo format knows
+        only decision, reasons and time: the rest is echoed from the intent as given)."""
+        if entry.repeats_exactly:
+            return entry.verdict()
         fresh = invalid_verdict(intent.id, "", self.config, decoded)
         return dataclasses.replace(
             fresh,

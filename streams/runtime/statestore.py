@@ -51,7 +51,7 @@ class WriteBehindStore:
     def __init__(self, table: Any, outputs: Outputs) -> None:
         self.table = table
         self.outputs = outputs
-        self._pending: dict[bytes, tuple[int, bytes]] = {}
+        self._pending: dict[bytes, tuple[int, bytes | None]] = {}
         self._delivered: dict[int, int] = {}
 
     def get(self, partition: int, key: bytes) -> bytes | None:
@@ -68,12 +68,17 @@ class WriteBehindStore:
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self._pending[key] = (partition, value)
 
+    def delete(self, partition: int, key: bytes) -> None:
+        """Remove `key` (erasure): gone locally and a tombstone in the changelog at the flush,
+        so compaction removes the value and a rebuild from the changelog never sees it."""
+        self._pending[key] = (partition, None)
+
     def flush(self) -> int:
         """Write the batch's changes locally and queue their changelog records; returns how
         many keys changed. Call inside the outputs' batch, with no await since the writes."""
         if not self._pending:
             return 0
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = defaultdict(list)
         for key, (partition, value) in self._pending.items():
             by_partition[partition].append((key, value))
         changed = len(self._pending)

@@ -37,6 +37,8 @@ SCHEMA_NAMES: tuple[str, ...] = (
     "ledger_entry",
     "complaint",  # issue 15 §4: complaints and complaints-open
     "complaint_ack",
+    "erasure",  # issue 15 §6: erasure-requests
+    "delivery",  # issue 15 §5: deliveries
 )
 
 # --------------------------------------------------------------------------------------------

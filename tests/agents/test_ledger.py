@@ -66,8 +66,9 @@ async def test_verdicts_name_the_records_relied_on_and_the_recipient_by_pseudony
     assert (allowed["decision"], allowed["grant_id"], allowed["optout_id"]) == ("allow", "g1", None)
     assert (denied["reason"], denied["optout_id"]) == ("OPTED_OUT", "o1")
     assert allowed["recipient_ref"] == denied["recipient_ref"] == ref
-    [violation] = decoded(gate_app, codec, topics.VIOLATIONS)
-    assert violation["recipient_ref"] == ref
+    violations = decoded(gate_app, codec, topics.VIOLATIONS)  # o1 is dated before m1: late
+    assert [v["rule"] for v in violations] == ["LATE_OPTOUT", "OPTED_OUT"]
+    assert all(v["recipient_ref"] == ref for v in violations)
     for _, value in [*sent(gate_app).of(topics.VERDICTS), *sent(gate_app).of(topics.VIOLATIONS)]:
         assert PHONE.encode() not in value, "never the address"
 

@@ -28,6 +28,7 @@ EXPECTED_ALERTS = {
     "ConsentGateNoVerdicts",
     "ConsentGateOrderingTimeouts",
     "ConsentGateComplaintAckOverdue",
+    "ConsentGateSentWithoutAllow",
 }
 
 

@@ -57,6 +57,10 @@ CONTRACT_FIELDS: dict[str, set[str]] = {
     # issue 15 §4: complaints and their acknowledgements (schemas/README.md, "Complaints")
     "complaint": {"id", "at", "channel", "address", "party", "jurisdiction", "text"},
     "complaint_ack": {"id", "complaint_id", "at"},
+    # issue 15 §5: delivery reports (schemas/README.md, "Deliveries")
+    "delivery": {"id", "intent_id", "at", "channel", "address", "sender", "jurisdiction"},
+    # issue 15 §6: erasure requests (schemas/README.md, "Erasure")
+    "erasure": {"id", "at", "address", "channel", "jurisdiction", "requested_by", "reason"},
 }  # fmt: skip
 # Fields the contract calls optional (or nullable): they must default to null.
 CONTRACT_OPTIONAL: dict[str, set[str]] = {
@@ -74,6 +78,8 @@ TIMESTAMPS: dict[str, set[str]] = {
     "dead_letter": {"at"},
     "complaint": {"at"},
     "complaint_ack": {"at"},
+    "delivery": {"at"},
+    "erasure": {"at"},
     "ledger_entry": {"at", "received_at", "expires"},
 }
 PII: dict[str, set[str]] = {
@@ -86,7 +92,9 @@ PII: dict[str, set[str]] = {
     "dead_letter": {"key", "value", "error"},
     "complaint": {"address", "text"},
     "complaint_ack": set(),
+    "delivery": {"address"},
     "ledger_entry": {"address", "evidence", "repairs"},
+    "erasure": {"address"},
 }
 # Enum-like fields travel as strings (a new channel must not break old readers).
 STRING_CHOICES: dict[str, set[str]] = {
@@ -99,6 +107,8 @@ STRING_CHOICES: dict[str, set[str]] = {
     "dead_letter": {"error_class"},
     "complaint": {"channel"},
     "complaint_ack": set(),
+    "delivery": {"channel"},
+    "erasure": {"channel"},
     "ledger_entry": {"kind", "channel", "action", "purpose", "basis", "method"},
 }
 POLICY_RECORDS = {
@@ -106,6 +116,8 @@ POLICY_RECORDS = {
     "optout": "OptOutRecord",
     "partner": "PartnerRecord",
     "intent": "SendIntent",
+    "erasure": "ErasureRecord",
+    "delivery": "DeliveryRecord",
 }
 POLICY_OUTPUTS = {"verdict": "Verdict", "violation": "Violation"}
 

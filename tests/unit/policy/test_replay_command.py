@@ -99,11 +99,13 @@ def test_a_byte_order_mark_before_a_line_or_the_file_is_dropped(
     lines = [json.dumps(record).encode() for record in records]
     lines = [bom + lines[0], lines[1], bom + lines[2], bom, lines[3]]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    verdicts, errors = _replay(path, capsys)
+    printed, errors = _replay(path, capsys)
+    verdicts = [v for v in printed if "type" not in v]  # the opt-out is dated before m1: late
     assert [(v["id"], v["reason"]) for v in verdicts] == [
         ("m1", "CONSENT_VALID"),
         ("m2", "OPTED_OUT"),
     ]
+    assert [v["rule"] for v in printed if v.get("type") == "violation"] == ["LATE_OPTOUT"]
     assert errors == []
 
 
