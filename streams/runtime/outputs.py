@@ -6,6 +6,13 @@ only then are the batch's input events acknowledged to faust, which commits only
 offsets. An input is therefore never committed before its verdicts, violations, dead letters and
 table changelog records are durable (at-least-once), without a flush on the hot path.
 
+Inside a batch, the table's changelog records go first: the batch's other sends (verdicts,
+violations, ledger entries, dead letters) are held until Kafka has acknowledged every changelog
+record of the batch. A verdict is then never visible before the memo that repeats it is durable:
+a worker killed in between re-decides the intent afresh only if nobody saw its verdict, so a
+reprocessed intent can never contradict a verdict already read (the memo, `stored.py`). The cost
+is one changelog round trip on the verdict's latency.
+
 Delivery reports are served on the event loop (`serve`), not on a thread of their own: every
 callback then runs where the agents run, with no locks and no contention for the GIL between a
 polling thread and the agents (measured in docs/performance.md).
@@ -42,7 +49,7 @@ class Outputs(Protocol):
         """Queue one record for a gate topic; `on_ack(ack_time_s)` runs once Kafka has it."""
 
     def send_to(
-        self, topic: str, partition: int, key: bytes, value: bytes, on_offset: OffsetCallback
+        self, topic: str, partition: int, key: bytes, value: bytes | None, on_offset: OffsetCallback
     ) -> None:
         """Queue one record for an explicit topic partition (the table's changelog)."""
 
@@ -52,28 +59,57 @@ class Outputs(Protocol):
 
 
 class Batch:
-    """Counts a batch's sends still waiting for their acknowledgement."""
+    """Counts a batch's sends still waiting for their acknowledgement, and holds its other sends
+    until its changelog records are acknowledged (module docstring)."""
 
-    __slots__ = ("_on_complete", "_sealed", "_waiting")
+    __slots__ = ("_held", "_on_complete", "_release", "_sealed", "_state_waiting", "_waiting")
 
-    def __init__(self, on_complete: Callable[[], None]) -> None:
+    def __init__(
+        self, on_complete: Callable[[], None], release: Callable[[list[Any]], None] | None = None
+    ) -> None:
         self._on_complete = on_complete
+        self._release = release
         self._waiting = 0
+        self._state_waiting = 0
+        self._held: list[Any] = []
         self._sealed = False
 
     def expect(self) -> None:
         self._waiting += 1
+
+    def hold(self, send: Any) -> None:
+        """A send to make once the batch's changelog records are durable."""
+        self._waiting += 1
+        self._held.append(send)
+
+    def expect_state(self) -> None:
+        self._waiting += 1
+        self._state_waiting += 1
 
     def delivered(self) -> None:
         self._waiting -= 1
         if self._sealed and self._waiting == 0:
             self._on_complete()
 
+    def state_delivered(self) -> None:
+        self._state_waiting -= 1
+        if self._sealed and self._state_waiting == 0:
+            self._release_held()
+        self.delivered()
+
     def seal(self) -> None:
-        """No more sends: complete now if nothing is waiting."""
+        """No more sends: release the held ones if no changelog record is waiting, and complete
+        now if nothing is."""
         self._sealed = True
+        if self._state_waiting == 0:
+            self._release_held()
         if self._waiting == 0:
             self._on_complete()
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        if held and self._release is not None:
+            self._release(held)
 
 
 class KafkaOutputs:
@@ -99,6 +135,7 @@ class KafkaOutputs:
         self._metrics = metrics
         self._on_fatal = on_fatal
         self._batch: Batch | None = None
+        self._deferred: list[Any] = []
         self._outstanding = 0
         self._stopped = False
 
@@ -106,6 +143,8 @@ class KafkaOutputs:
         """Serve delivery reports until `stop`: often while sends are outstanding."""
         poll = self._producer.poll
         while not self._stopped:
+            if self._deferred:
+                self._produce_deferred()
             poll(0)
             await asyncio.sleep(POLL_BUSY_S if self._outstanding else POLL_IDLE_S)
 
@@ -116,14 +155,21 @@ class KafkaOutputs:
         return left
 
     def flush(self, timeout: float = 30.0) -> int:
-        """Wait for every outstanding send (reports are served here, on the caller's thread)."""
-        return int(self._producer.flush(timeout))
+        """Wait for every outstanding send (reports are served here, on the caller's thread),
+        held sends released meanwhile included."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._deferred:
+                self._produce_deferred()
+            left = int(self._producer.flush(max(0.0, deadline - time.monotonic())))
+            if not self._deferred or time.monotonic() >= deadline:
+                return left + len(self._deferred)
 
     @contextmanager
     def batch(self, on_complete: Callable[[], None]) -> Iterator[Batch]:
         """Sends inside complete together. If the body raises, the batch is never completed:
         its inputs stay unacknowledged and are processed again."""
-        batch = Batch(on_complete)
+        batch = Batch(on_complete, self._release)
         self._batch = batch
         try:
             yield batch
@@ -136,25 +182,48 @@ class KafkaOutputs:
     ) -> None:
         topic = self._names[spec.base]
         batch = self._batch
+        report = partial(self._report, topic, batch, on_ack, None)
         if batch is not None:
-            batch.expect()
-        self._produce(topic, None, key, value, partial(self._report, topic, batch, on_ack, None))
+            batch.hold((topic, key, value, report))
+            return
+        self._produce(topic, None, key, value, report)
 
     def send_to(
-        self, topic: str, partition: int, key: bytes, value: bytes, on_offset: OffsetCallback
+        self, topic: str, partition: int, key: bytes, value: bytes | None, on_offset: OffsetCallback
     ) -> None:
         batch = self._batch
         if batch is not None:
-            batch.expect()
-        report = partial(self._report, topic, batch, None, on_offset)
+            batch.expect_state()
+        report = partial(self._report, topic, batch, None, on_offset, state=True)
         self._produce(topic, partition, key, value, report)
+
+    def _release(self, held: list[Any]) -> None:
+        """Produce the sends a batch held back (its changelog records are durable). Runs in a
+        delivery report, where librdkafka must not be polled: what its full queue refuses waits
+        in `_deferred` for `serve` or `flush`."""
+        for item in held:
+            topic, key, value, report = item
+            if self._deferred:
+                self._deferred.append(item)
+                continue
+            self._outstanding += 1
+            try:
+                self._producer.produce(topic, value, key, on_delivery=report)
+            except BufferError:
+                self._outstanding -= 1
+                self._deferred.append(item)
+
+    def _produce_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for topic, key, value, report in deferred:
+            self._produce(topic, None, key, value, report)
 
     def _produce(
         self,
         topic: str,
         partition: int | None,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         report: Callable[[Any, Any], None],
     ) -> None:
         self._outstanding += 1
@@ -176,6 +245,8 @@ class KafkaOutputs:
         on_offset: OffsetCallback | None,
         error: Any,
         message: Any,
+        *,
+        state: bool = False,
     ) -> None:
         self._outstanding -= 1
         if error is not None:
@@ -186,7 +257,10 @@ class KafkaOutputs:
         if on_offset is not None:
             on_offset(message.partition(), message.offset())
         if batch is not None:
-            batch.delivered()
+            if state:
+                batch.state_delivered()
+            else:
+                batch.delivered()
 
     def _failed(self, topic: str, error: Any) -> None:
         base = self._base_of.get(topic, "changelog")
@@ -204,7 +278,7 @@ class RecordingOutputs:
     """Keeps what would have been sent; acknowledges at once. For agent tests."""
 
     sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
-    changelog: list[tuple[str, int, bytes, bytes]] = field(default_factory=list)
+    changelog: list[tuple[str, int, bytes, bytes | None]] = field(default_factory=list)
 
     @contextmanager
     def batch(self, on_complete: Callable[[], None]) -> Iterator[None]:
@@ -219,7 +293,7 @@ class RecordingOutputs:
             on_ack(time.time())
 
     def send_to(
-        self, topic: str, partition: int, key: bytes, value: bytes, on_offset: OffsetCallback
+        self, topic: str, partition: int, key: bytes, value: bytes | None, on_offset: OffsetCallback
     ) -> None:
         self.changelog.append((topic, partition, key, value))
         on_offset(partition, len(self.changelog) - 1)

@@ -70,8 +70,58 @@ def test_batch_completes_after_every_send_is_acknowledged(kafka_outputs: Any) ->
         out.send(topics.VIOLATIONS, b"k", b"v2")
         out.send_to("changelog", 3, b"k", b"state", lambda p, o: None)
     assert done == []  # sealed, but nothing acknowledged yet
+    producer(out).deliver()  # the changelog record; then the held verdict and violation go
+    assert done == []
     producer(out).deliver()
     assert done == ["acked"] and fatal == []
+
+
+def test_a_batch_holds_its_verdicts_until_its_changelog_is_durable(kafka_outputs: Any) -> None:
+    # A verdict must never be visible before the memo that repeats it (outputs.py, stored.py).
+    out, _ = kafka_outputs
+    fake = producer(out)
+    with out.batch(lambda: None):
+        out.send(topics.VERDICTS, b"m1", b"allow")
+        out.send_to("changelog", 0, b"addr", b"state+memo", lambda p, o: None)
+    assert [q[0] for q in fake.queued] == ["changelog"]
+    fake.deliver()
+    assert [q[0] for q in fake.queued] == ["verdicts"]
+
+
+def test_a_batch_without_changelog_records_sends_when_sealed(kafka_outputs: Any) -> None:
+    out, _ = kafka_outputs
+    fake = producer(out)
+    done: list[int] = []
+    with out.batch(lambda: done.append(1)):
+        out.send(topics.DEAD_LETTERS, b"k", b"v")
+        assert fake.queued == []  # held while the batch is open
+    assert [q[0] for q in fake.queued] == ["dead-letters"]
+    fake.deliver()
+    assert done == [1]
+
+
+def test_held_sends_the_full_queue_refuses_wait_for_serve(kafka_outputs: Any) -> None:
+    out, _ = kafka_outputs
+    fake = producer(out)
+    refuse = [True]
+    original = fake.produce
+
+    def produce(*args: Any, **kwargs: Any) -> None:
+        if refuse[0] and args[0] == "verdicts":
+            raise BufferError("queue full")
+        original(*args, **kwargs)
+
+    fake.produce = produce  # type: ignore[method-assign]
+    done: list[int] = []
+    with out.batch(lambda: done.append(1)):
+        out.send(topics.VERDICTS, b"m1", b"allow")
+        out.send_to("changelog", 0, b"addr", b"state", lambda p, o: None)
+    fake.deliver()  # changelog acknowledged: the verdict is refused by the full queue
+    assert fake.queued == [] and done == []
+    refuse[0] = False
+    assert out.flush(1.0) == 1  # produced by flush; the fake never delivers on its own
+    fake.deliver()
+    assert done == [1]
 
 
 def test_batch_without_sends_completes_when_sealed(kafka_outputs: Any) -> None:
