@@ -445,6 +445,78 @@ def compliance() -> Dashboard:
                 ),
             )
         )
+        .with_row(row(105, "Deliveries"))
+        .with_panel(
+            single_stat(
+                50,
+                "Sent without allow / after deny (24h)",
+                "SENT_WITHOUT_ALLOW and SENT_AFTER_DENY violations over the last day: messages "
+                "the delivery side reports sent with no allow for that intent, recipient and "
+                "channel, or after a deny. Anything above 0 fires ConsentGateSentWithoutAllow "
+                "(docs/operations.md#consentgatesentwithoutallow).",
+                "short",
+                (
+                    zero_if_absent("sum(increase(consentgate_delivery_violations_total[24h]))"),
+                    "sent",
+                ),
+                steps=thresholds((None, "green"), (0.5, "red")),
+                span=6,
+                height=8,
+                decimals=0,
+            )
+        )
+        .with_panel(
+            bars(
+                51,
+                "Sent without allow / after deny by rule and sender kind (24h)",
+                "The same violations by rule and by who sent (first_party: the company, "
+                "third_party: a partner, unknown: no verdict and no sender on the report).",
+                "short",
+                (
+                    zero_if_absent(
+                        "sum by (rule, sender_kind) "
+                        "(increase(consentgate_delivery_violations_total[24h]))",
+                        rule="none",
+                        sender_kind="none",
+                    ),
+                    "{{rule}} ({{sender_kind}})",
+                ),
+                span=18,
+            )
+        )
+        .with_panel(
+            ts(
+                52,
+                "Delivery reports reconciled by outcome",
+                "Delivery reports judged against their intent's verdict per second (5m rate): OK "
+                "(allowed, same recipient and channel), SENT_WITHOUT_ALLOW, SENT_AFTER_DENY. A "
+                "drop to zero while messages go out means the delivery side stopped reporting.",
+                "ops",
+                (
+                    zero_if_absent(
+                        "sum by (outcome) (rate(consentgate_deliveries_reconciled_total[5m]))",
+                        outcome="none",
+                    ),
+                    "{{outcome}}",
+                ),
+                span=16,
+                stacked=True,
+            )
+        )
+        .with_panel(
+            single_stat(
+                53,
+                "Reports waiting for their verdict",
+                "Intents with a delivery report but no verdict yet, summed over workers. Each "
+                "becomes SENT_WITHOUT_ALLOW once CONSENTGATE_DELIVERY_WAIT_S passes without one.",
+                "short",
+                (zero_if_absent("sum(consentgate_deliveries_pending)"), "waiting"),
+                steps=thresholds((None, "green"), (100, "orange")),
+                span=8,
+                height=8,
+                decimals=0,
+            )
+        )
         .with_row(row(101, "Opt-outs"))
         .with_panel(
             ts(
@@ -493,6 +565,22 @@ def compliance() -> Dashboard:
                     ),
                     "{{topic}}",
                 ),
+            )
+        )
+        .with_panel(
+            single_stat(
+                13,
+                "Late opt-outs (24h)",
+                "LATE_OPTOUT violations over the last day: opt-outs (and complaints) dated at or "
+                "before a promotional intent the gate had already allowed, so the message may "
+                "have gone to someone who had said no. Each is for the compliance team to review "
+                "(docs/operations.md#late-opt-outs); a steady count names a slow opt-out path.",
+                "short",
+                (zero_if_absent("sum(increase(consentgate_late_optouts_total[24h]))"), "late"),
+                steps=thresholds((None, "green"), (0.5, "orange")),
+                span=12,
+                height=8,
+                decimals=0,
             )
         )
         .with_row(row(103, "Complaints"))
@@ -547,6 +635,21 @@ def compliance() -> Dashboard:
                     "overdue",
                 ),
                 span=12,
+            )
+        )
+        .with_panel(
+            single_stat(
+                33,
+                "Erasures applied (24h)",
+                "Erasure requests (consentgate erase, issue 15 §6) the workers applied over the "
+                "last day: consent state removed, the keyed-hash marker kept. A request missing "
+                "here after the command ran was refused: see dead-letters (docs/operations.md, "
+                "Erasure).",
+                "short",
+                (zero_if_absent("sum(increase(consentgate_erasures_total[24h]))"), "erased"),
+                span=12,
+                height=8,
+                decimals=0,
             )
         )
         .with_row(row(102, "Read your opt-outs"))
@@ -688,6 +791,26 @@ def worker_health() -> Dashboard:
                         topic="none",
                     ),
                     "{{topic}}",
+                ),
+                span=12,
+            )
+        )
+        .with_panel(
+            ts(
+                14,
+                "Events read again after a rebalance",
+                "Input events not acknowledged because the group rebalanced after they were "
+                "fetched (1m rate), and partitions read again from an offset faust skipped: "
+                "their records are decided again and the verdict memo repeats their verdicts. "
+                "Non-zero only around rebalances.",
+                "ops",
+                (
+                    zero_if_absent("sum(rate(consentgate_stale_acks_skipped_total[1m]))"),
+                    "events",
+                ),
+                (
+                    zero_if_absent("sum(rate(consentgate_holes_read_again_total[1m]))"),
+                    "partitions read again",
                 ),
                 span=12,
             )

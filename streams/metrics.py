@@ -107,6 +107,19 @@ class GateMetrics:
             ["topic"],
             registry=r,
         )
+        self.stale_acks = Counter(
+            "consentgate_stale_acks_skipped",
+            "Input events whose acknowledgement was withheld because a rebalance came between "
+            "their fetch and their acknowledgement (or faust skipped them during one): their "
+            "partition is read again from the committed offset (streams/runtime/acks.py).",
+            registry=r,
+        )
+        self.holes_read_again = Counter(
+            "consentgate_holes_read_again",
+            "Times a partition was read again from an offset faust skipped during a rebalance "
+            "and nobody decided (streams/runtime/app.py, read_holes_again).",
+            registry=r,
+        )
         self.records_repaired = Counter(
             "consentgate_records_repaired",
             "Opt-outs and revocations applied after a repair (an unreadable time, a channel's "
@@ -145,6 +158,42 @@ class GateMetrics:
             "business days of the complainant's calendar (one per complaint).",
             registry=r,
         )
+        # Late opt-outs (issue 15 §5; streams/runtime/late_optouts.py).
+        self.late_optouts = Counter(
+            "consentgate_late_optouts",
+            "LATE_OPTOUT violations emitted: opt-outs dated at or before a promotional intent "
+            "that was already allowed (one per intent and opt-out), for the compliance team.",
+            registry=r,
+        )
+        # Erasure (issue 15 §6; streams/runtime/erasure.py).
+        self.erasures = Counter(
+            "consentgate_erasures",
+            "Erasure requests applied: a person's consent state removed and their marker kept.",
+            registry=r,
+        )
+
+        # Delivery reconciliation (issue 15 §5; streams/runtime/deliveries.py).
+        self.deliveries_reconciled = Counter(
+            "consentgate_deliveries_reconciled",
+            "Delivery reports judged against their intent's verdict, by outcome (OK, "
+            "SENT_WITHOUT_ALLOW, SENT_AFTER_DENY); a re-sent report of a delivery already held "
+            "is not counted again.",
+            ["outcome"],
+            registry=r,
+        )
+        self.delivery_violations = Counter(
+            "consentgate_delivery_violations",
+            "SENT_WITHOUT_ALLOW and SENT_AFTER_DENY violations emitted (one per intent and rule), "
+            "by rule and sender kind (first_party, third_party; unknown: no sender known).",
+            ["rule", "sender_kind"],
+            registry=r,
+        )
+        self.deliveries_pending = Gauge(
+            "consentgate_deliveries_pending",
+            "Intents of this worker's partitions with a delivery report waiting for the verdict "
+            "(refreshed by the reconciler's check).",
+            registry=r,
+        )
 
     def initialise(self) -> None:
         """Create at 0 every series whose labels are known at start-up, so a dashboard or an
@@ -157,6 +206,11 @@ class GateMetrics:
                 self.dead_letters.labels(spec.base, error_class)
             self.processing_errors.labels(spec.base)
             self.consumer_lag.labels(spec.base)
+        for outcome in ("OK", "SENT_WITHOUT_ALLOW", "SENT_AFTER_DENY"):  # policy/deliveries.py
+            self.deliveries_reconciled.labels(outcome)
+        for rule in ("SENT_WITHOUT_ALLOW", "SENT_AFTER_DENY"):
+            for kind in ("first_party", "third_party", "unknown"):
+                self.delivery_violations.labels(rule, kind)
 
     @staticmethod
     def sender_kind(sender: str, first_party: str) -> str:

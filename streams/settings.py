@@ -343,6 +343,37 @@ class Settings:
             secret=True,
         ),
     )
+    reconcile_deliveries: bool = field(
+        default=True,
+        metadata=_env(
+            "CONSENTGATE_RECONCILE_DELIVERIES",
+            "Run the delivery reconciler (issue 15 §5): every worker then also reads the "
+            "verdicts topic and keeps each verdict for CONSENTGATE_DELIVERY_RETENTION_S, about "
+            "one more table write per verdict. false: deliveries are not read and nothing is "
+            "reconciled (for a delivery side that reports nothing).",
+        ),
+    )
+    delivery_wait: timedelta = field(
+        default=timedelta(minutes=5),
+        metadata=_env(
+            "CONSENTGATE_DELIVERY_WAIT_S",
+            "How long a delivery report waits for its intent's verdict before it is "
+            "SENT_WITHOUT_ALLOW, in seconds: counted on verdict record time from the report's "
+            "broker timestamp, or on wall time from when the worker first held it, whichever "
+            "ends first (issue 15 §5).",
+            bounds=(0, 86400),
+        ),
+    )
+    delivery_retention: timedelta = field(
+        default=timedelta(days=7),
+        metadata=_env(
+            "CONSENTGATE_DELIVERY_RETENTION_S",
+            "How long the delivery reconciler keeps an intent's verdict (and deliveries) after "
+            "the last record about it, in seconds: a delivery reported later than this after "
+            "its verdict is SENT_WITHOUT_ALLOW. Bounds the deliveries table.",
+            bounds=(3600, 366 * 86400),
+        ),
+    )
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     @classmethod

@@ -24,8 +24,11 @@ from streams import __version__, topics
 from streams.kafka_config import aiokafka_security_kwargs, output_producer_config
 from streams.metrics import GateMetrics
 from streams.runtime import faust_compat, ledger
+from streams.runtime.acks import AckOrder
 from streams.runtime.agreements import AgreementsView
 from streams.runtime.complaints import add_complaint_agents
+from streams.runtime.deliveries import add_delivery_agents
+from streams.runtime.erasure import add_erasure_agent
 from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 from streams.runtime.gate import Gate, Inbound
 from streams.runtime.health import install_health
@@ -46,6 +49,8 @@ PRODUCER_BUFFER_MESSAGES = 5_000
 BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
 BATCH_WINDOW_S = 0.01
 REVOKE_FLUSH_TIMEOUT_S = 30.0
+# How often to look for a partition whose commit waits at an offset nobody acknowledged.
+HOLE_CHECK_S = 5.0
 # Waits for the schema registry: doubling from the first to the longest.
 REGISTRY_RETRY_FIRST_S = 0.2
 REGISTRY_RETRY_MAX_S = 5.0
@@ -77,8 +82,23 @@ class WorkerApp:
     names: Mapping[str, str]
     outputs: Outputs
     store: WriteBehindStore
+    acks: AckOrder
     agents: dict[str, Any] = field(default_factory=dict)
     table: Any = None
+
+    def acknowledge(
+        self, events: list[Any], stores: tuple[WriteBehindStore, ...] = ()
+    ) -> Callable[[], None]:
+        """The callback for when a batch's outputs and state are durable: save the changelog
+        offsets of `stores` (default: the recipient table's), then acknowledge the inputs in
+        the order they were taken (`acks.py`)."""
+
+        def done() -> None:
+            for store in stores or (self.store,):
+                store.persist_offsets()
+            self.acks.completed(events)
+
+        return done
 
 
 def inbound(message: Any) -> Inbound:
@@ -135,6 +155,8 @@ def batch_agent(
     codec: WireCodec,
     metrics: GateMetrics,
     discard: Callable[[], None],
+    acks: AckOrder,
+    topic_specs: Mapping[str, topics.TopicSpec] | None = None,
 ) -> Callable[[Any], Awaitable[None]]:
     """An agent body that takes events in batches and acknowledges them only once the batch's
     outputs are durable (`noack_take`: faust commits only acknowledged offsets). Every agent that
@@ -144,14 +166,29 @@ def batch_agent(
     and is handled again once it answers: the agent takes nothing new meanwhile, so its
     partitions pause, and intents that need their state are denied STATE_NOT_CURRENT when the
     read-your-opt-outs wait expires. `discard` drops the batch's unflushed table writes before a
-    retry. Anything else unexpected stops the worker rather than acknowledge what was not done."""
+    retry. Anything else unexpected stops the worker rather than acknowledge what was not done.
+    Each batch is registered with `acks` as taken, so its acknowledgement waits for the batches
+    taken before it (`WorkerApp.acknowledge` releases it). An agent reading several topics
+    names each topic's spec in `topic_specs` (full topic name -> spec), so every value's
+    schema is looked up in its own topic's subject."""
+
+    def preload(events: list[Any]) -> None:
+        if topic_specs is None:
+            codec.preload(spec, (event.message.value for event in events))
+            return
+        by_topic: dict[str, list[Any]] = {}
+        for event in events:
+            by_topic.setdefault(event.message.topic, []).append(event.message.value)
+        for topic, values in by_topic.items():
+            codec.preload(topic_specs.get(topic, spec), values)
 
     async def run_batches(stream: Any) -> None:
         async for events in stream.noack_take(size, within=BATCH_WINDOW_S):
+            acks.taken(name, events)
             delay = REGISTRY_RETRY_FIRST_S
             while True:
                 try:
-                    codec.preload(spec, (event.message.value for event in events))
+                    preload(events)
                     done = handle(events)
                     if done is not None:
                         await done
@@ -269,6 +306,12 @@ def create_app(
         partitions=partitions,
     )
     store = WriteBehindStore(table, outputs)
+    faust_compat.streams_acknowledge_through_the_consumer()  # acks.py: no skipped message acked
+    acks = AckOrder(
+        lambda: faust_compat.consumer_generation(app),
+        faust_compat.fetched_generation,
+        on_stale=metrics.stale_acks.inc,
+    )
     positions = AppliedPositions()
     agreements = AgreementsView(
         settings, names[topics.PARTNER.base], partner_partitions, codec, positions
@@ -317,6 +360,7 @@ def create_app(
     )
     consent_name, optout_name = names[topics.CONSENT.base], names[topics.OPTOUT.base]
     complaints_name = names[topics.COMPLAINTS.base]
+    erasures_name = names[topics.ERASURES.base]
     ga = WorkerApp(
         app=app,
         gate=gate,
@@ -328,23 +372,15 @@ def create_app(
         names=names,
         outputs=outputs,
         store=store,
+        acks=acks,
         table=table,
     )
-
-    def acknowledge(events: list[Any]) -> Callable[[], None]:
-        """Once a batch's outputs and state are durable: save changelog offsets, ack inputs."""
-
-        def done() -> None:
-            store.persist_offsets()
-            for event in events:
-                event.ack()
-
-        return done
+    acknowledge = ga.acknowledge
 
     def in_batches(name: str, handle: Callable[[list[Any]], Awaitable[None]]) -> Callable:
         return batch_agent(
             name, BATCH_SIZE[name], SPEC_OF_AGENT[name], handle,
-            codec=codec, metrics=metrics, discard=store.discard,
+            codec=codec, metrics=metrics, discard=store.discard, acks=acks,
         )  # fmt: skip
 
     def state_agent(spec: topics.TopicSpec, topic: Any, name: str) -> Any:
@@ -377,6 +413,7 @@ def create_app(
         needed = [(consent_name, p) for p in partitions_seen]
         needed += [(optout_name, p) for p in partitions_seen]
         needed += [(complaints_name, p) for p in partitions_seen]  # a complaint is an opt-out
+        needed += [(erasures_name, p) for p in partitions_seen]  # an erasure too (§6)
         needed += ga.agreements.partitions()
         hold = await ga.ordering.hold(needed)
         with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
@@ -385,6 +422,44 @@ def create_app(
             store.flush()
 
     intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
+
+    @app.task
+    async def acknowledge_in_order() -> None:
+        """Only the batches' own releases acknowledge inputs, and only compacted topics may
+        skip offsets (acks.py, faust_compat.gaps_only_in)."""
+        faust_compat.acknowledge_only_when(app, lambda: acks.releasing, acks.refused)
+        compacted = {names[spec.base] for spec in topics.ALL if spec.compacted}
+
+        def refused_gap(tp: Any, first: int, following: int) -> None:
+            log.warning(
+                "%s[%d]: the fetch jumped from offset %d to %d; the offsets between will be "
+                "read again", tp.topic, tp.partition, first - 1, following,
+            )  # fmt: skip
+
+        faust_compat.gaps_only_in(app, compacted, refused_gap)
+
+    holes: dict[Any, int] = {}
+
+    @app.timer(interval=HOLE_CHECK_S)
+    async def read_holes_again() -> None:
+        """A partition whose commit waits at an offset nobody acknowledged, at two checks in a
+        row, is read again from there: the fetch skipped that message (acks.py,
+        faust_compat.gaps_only_in). In-order release makes every other wait transient:
+        acknowledged offsets are a prefix of those taken."""
+        if getattr(app, "rebalancing", False):
+            holes.clear()
+            return
+        found = faust_compat.unacknowledged_heads(app.consumer)
+        for tp, offset in found.items():
+            if holes.get(tp) == offset:
+                log.warning(
+                    "%s[%d]: offset %d was skipped by the fetch and never decided; reading "
+                    "the partition again from it", tp.topic, tp.partition, offset,
+                )  # fmt: skip
+                metrics.holes_read_again.inc()
+                await faust_compat.read_again_from(app.consumer, tp, offset)
+        holes.clear()
+        holes.update(found)
 
     @app.task
     async def drain_directly() -> None:
@@ -423,4 +498,7 @@ def create_app(
         consent=consent_agent, optout=optout_agent, partner=partner_agent, intent=intent_agent
     )
     add_complaint_agents(ga)  # issue 15 §4: complaints, acks and the overdue check
+    if settings.reconcile_deliveries:
+        add_delivery_agents(ga)  # issue 15 §5: deliveries reconciled with the verdicts
+    add_erasure_agent(ga)  # issue 15 §6: erasure requests
     return ga

@@ -54,7 +54,7 @@ from streams.policy.errors import InvalidRecord
 from streams.policy.records import ComplaintAckRecord, ComplaintRecord, parse_record
 from streams.policy.state import complaint as apply_complaint
 from streams.policy.times import format_instant
-from streams.runtime import faust_compat
+from streams.runtime import faust_compat, late_optouts
 from streams.runtime.gate import Inbound
 from streams.runtime.health import not_ready_reason
 from streams.runtime.statestore import WriteBehindStore
@@ -143,12 +143,14 @@ class ComplaintTracker:
                 self.metrics.records_applied.labels(
                     topics.COMPLAINTS.base, "complaint", "duplicate"
                 ).inc()
+                late_optouts.report(gate, stored, record.as_optout(received), counted=False)
             else:
                 self.ga.store.put(msg.partition, key, encode_stored(stored.with_state(state)))
                 self.metrics.records_applied.labels(
                     topics.COMPLAINTS.base, "complaint", "applied"
                 ).inc()
                 self.metrics.optouts.labels(record.channel, "complaint").inc()
+                late_optouts.report(gate, stored, record.as_optout(received))  # issue 15 §5
             forward = {
                 "id": record.id,
                 "at": record.at if record.at is not None else received,
@@ -316,14 +318,7 @@ def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
 
     tracker = ComplaintTracker(ga, table, store, ready=ready)
 
-    def acknowledge(events: list[Any], stores: tuple[WriteBehindStore, ...]) -> Callable[[], None]:
-        def done() -> None:
-            for one in stores:
-                one.persist_offsets()
-            for event in events:
-                event.ack()
-
-        return done
+    acknowledge = ga.acknowledge
 
     def discard() -> None:
         ga.store.discard()
@@ -331,8 +326,12 @@ def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
 
     def batches(name: str, spec: topics.TopicSpec, handle: Callable[[list[Any]], None]) -> Any:
         return batch_agent(
-            name, BATCH_SIZE, spec, handle, codec=ga.gate.codec, metrics=ga.metrics, discard=discard
-        )
+            name, BATCH_SIZE, spec, handle,
+            codec=ga.gate.codec, metrics=ga.metrics, discard=discard, acks=ga.acks,
+            topic_specs={
+                ga.names[s.base]: s for s in (topics.COMPLAINTS_OPEN, topics.COMPLAINT_ACKS)
+            },
+        )  # fmt: skip
 
     def apply_complaints(events: list[Any]) -> None:
         with ga.outputs.batch(acknowledge(events, (ga.store,))):

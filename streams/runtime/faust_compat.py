@@ -1,12 +1,21 @@
 """Every use of faust-streaming's internals, in one place, pinned to the versions tested.
 
-The gate needs four things faust has no public API for:
+The gate needs these things faust has no public API for:
 
 - `processing(event)`: make an event the *current event*, so a table write inside a batch goes
   to that event's changelog partition (faust reads a context variable, set only per `async for`
   step of a plain stream, not per event of `take_events`).
 - `committed_offset(consumer, tp)`: the group's committed offset that faust tracks per partition,
   for the lag gauge and to seed the read-your-opt-outs positions after an assignment.
+- `consumer_generation(app)`, `fetched_generation(event)`: the group generation now and when an
+  event was fetched, so an acknowledgement from before a rebalance is not mixed into the new
+  generation's offsets (`acks.py`).
+- `acknowledge_only_when(app, ...)`: faust's streams acknowledge messages they skip at a
+  rebalance, which let a commit pass intents nobody decided; only the gate's own releases may
+  acknowledge (`acks.py`).
+- `unacknowledged_heads(consumer)`, `read_again_from(consumer, tp, offset)`: a message faust
+  skipped before the gate could refuse its acknowledgement leaves a hole the commit waits at
+  for ever; the gate finds it and reads the partition again from there (`app.py`).
 - `rocksdb_key_estimate(table)`: RocksDB's own key count per active partition; `len(table)`
   iterates every key in Python and blocks the event loop.
 - `allow_pending_sends(app, n)`: faust stalls every stream once its producer buffer holds 100
@@ -24,7 +33,7 @@ shape, so an upgrade is a conscious step, not a silent fail-open.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +70,96 @@ def committed_offset(consumer: Any, tp: Any) -> int | None:
     return offset
 
 
+def consumer_generation(app: Any) -> int | None:
+    """The consumer group generation of the current assignment (faust sets it on every
+    assignment; 0 before the first)."""
+    generation: int | None = getattr(app, "consumer_generation_id", None)
+    return generation
+
+
+def fetched_generation(event: Any) -> int | None:
+    """The generation an event's message was fetched in (None where faust did not say, as in
+    its test context)."""
+    generation: int | None = getattr(event.message, "generation_id", None)
+    return generation
+
+
+def streams_acknowledge_through_the_consumer() -> None:
+    """Make faust's streams iterate in Python, not with its Cython iterator: the Cython one
+    acknowledges skipped messages by writing the consumer's bookkeeping directly, past
+    `acknowledge_only_when`; the Python one goes through `Message.ack` and the consumer's `ack`.
+    Costs a few microseconds per event (docs/performance.md)."""
+    import faust.streams
+
+    faust.streams._CStreamIterator = None
+
+
+def acknowledge_only_when(
+    app: Any, allowed: Callable[[], bool], on_refused: Callable[[], None]
+) -> None:
+    """Make the consumer refuse acknowledgements while `allowed()` is false.
+
+    faust's stream acknowledges a message it skips (flow stopped for a rebalance, or fetched in
+    an earlier generation) as if processed; the gate's agents acknowledge only through
+    `acks.AckOrder`, which sets `allowed` while it releases. A refused message stays
+    unacknowledged: faust's commit cannot pass it, and the seek after the assignment reads it
+    again. faust reaches the consumer's `ack` from `Message.ack` once a message has no other
+    reference left."""
+    consumer = app.consumer
+    original = consumer.ack
+
+    def ack(message: Any) -> bool:
+        if not allowed():
+            on_refused()
+            return False
+        result: bool = original(message)
+        return result
+
+    consumer.ack = ack
+
+
+def unacknowledged_heads(consumer: Any) -> dict[Any, int]:
+    """Assigned partitions where faust holds acknowledged offsets beyond the committed one while
+    the committed offset itself (the next to read) was never acknowledged: {tp: that offset}.
+    faust's commit waits at such a hole for ever; `acks.py` explains why only a message faust
+    skipped can make one, and the app reads the partition again from there."""
+    assignment = consumer.assignment()
+    committed = consumer._committed_offset
+    heads: dict[Any, int] = {}
+    for tp, acked in list(consumer._acked.items()):
+        offset = committed.get(tp)
+        if acked and offset is not None and tp in assignment and min(acked) > offset:
+            heads[tp] = offset
+    return heads
+
+
+def gaps_only_in(app: Any, topics: set[str], on_refused: Callable[[Any, int, int], None]) -> None:
+    """Let faust count skipped offsets as done ("gaps") only on `topics`.
+
+    When a fetch returns an offset beyond the next one expected, faust's drain loop records the
+    offsets in between as a gap, which its commit treats as acknowledged: right for a compacted
+    topic or transaction markers, wrong when the fetcher skipped real records, which happens
+    around a rebalance (a fetch from before the seek delivered after it): the commit then passed
+    intents nobody decided. On any other topic the gap is refused (`on_refused(tp, first,
+    last)`), so the commit waits at the first skipped offset and the app reads the partition
+    again from it (`unacknowledged_heads`)."""
+    consumer = app.consumer
+    original = consumer._add_gap
+
+    async def add_gap(tp: Any, offset_from: int, offset_to: int) -> None:
+        if tp.topic in topics:
+            await original(tp, offset_from, offset_to)
+        else:
+            on_refused(tp, offset_from, offset_to)
+
+    consumer._add_gap = add_gap
+
+
+async def read_again_from(consumer: Any, tp: Any, offset: int) -> None:
+    """Fetch `tp` again from `offset` (faust's seek also moves its own read position back)."""
+    await consumer.seek(tp, offset)
+
+
 def rocksdb_key_estimate(table: Any) -> int | None:
     """Keys in the table's active partitions by RocksDB's estimate; None when the store is not
     RocksDB through rocksdict (then the caller may count another way)."""
@@ -90,19 +189,25 @@ def partition_db(table: Any, partition: int) -> Any | None:
     return store._db_for_partition(partition)
 
 
-def write_partition(table: Any, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+def write_partition(table: Any, partition: int, items: list[tuple[bytes, bytes | None]]) -> None:
     """Write key/value pairs into one table partition without faust's changelog send: one
-    RocksDB write batch, or plain assignments for an in-memory store."""
+    RocksDB write batch, or plain assignments for an in-memory store. A None value deletes."""
     db = partition_db(table, partition)
     if db is None:
         for key, value in items:
-            table.data.data[key] = value  # faust's memory store: a dict, no changelog send
+            if value is None:
+                table.data.data.pop(key, None)
+            else:
+                table.data.data[key] = value  # faust's memory store: a dict, no changelog send
         return
     import rocksdict
 
     batch = rocksdict.WriteBatch(raw_mode=True)
     for key, value in items:
-        batch.put(key, value)
+        if value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, value)
     db.write(batch)
 
 

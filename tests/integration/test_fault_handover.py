@@ -36,12 +36,6 @@ RATE = 150.0  # intents/s, with an opt-out every 20
 SESSION_TIMEOUT_S = 10
 
 
-@pytest.mark.xfail(
-    reason="open bug found by this test (issue 13): intents fetched around a rebalance after a "
-    "kill -9 can be left undecided (the group's commit then stalls at the gap, or passes it); "
-    "no wrong allow and no contradicting verdict was ever seen. Runs, and reports, every time.",
-    strict=False,
-)
 @pytest.mark.parametrize("standby", [0, 1])
 def test_survivor_takes_over_a_killed_worker(
     kafka_stack, unique_name, tmp_path, monkeypatch, standby

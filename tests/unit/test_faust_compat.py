@@ -204,3 +204,140 @@ def test_faust_drain_loop_still_calls_wait_first_on_its_consumer() -> None:
     source = inspect.getsource(Consumer._drain_messages)
     assert "self.wait_first(" in source and "suspend_flow.wait()" in source
     assert inspect.getsource(Consumer).count("self.wait_first(") == 1
+
+
+def test_messages_carry_the_generation_they_were_fetched_in() -> None:
+    # acks.py drops acknowledgements of events fetched before the last rebalance.
+    from faust.transport.drivers import aiokafka as driver
+    from faust.types.tuples import Message
+
+    message = Message("t", 0, 5, 0.0, 0, None, b"k", b"v", None, generation_id=7)
+    event = type("Event", (), {"message": message})()
+    assert faust_compat.fetched_generation(event) == 7
+    # The aiokafka transport stamps every message with the app's generation as it converts it.
+    source = inspect.getsource(driver.Consumer._to_message)
+    assert "generation_id=self.app.consumer_generation_id" in source
+    # and sets that generation on every assignment, before faust's own handling of it.
+    assigned = inspect.getsource(driver.ConsumerRebalanceListener.on_partitions_assigned)
+    assert "app.consumer_generation_id = generation" in assigned
+
+
+def test_the_app_knows_its_consumer_generation() -> None:
+    app = faust.App("compat-generation", broker="memory://", store="memory://")
+    assert faust_compat.consumer_generation(app) == 0
+    app.consumer_generation_id = 3
+    assert faust_compat.consumer_generation(app) == 3
+
+
+def test_faust_streams_acknowledge_the_messages_they_skip() -> None:
+    # Why acks.py must refuse acknowledgements it did not release: a stream that skips a
+    # message (flow stopped for a rebalance, or an earlier generation) still acknowledges it.
+    import faust.streams
+    from faust.streams import Stream
+
+    source = inspect.getsource(Stream._py_aiter)
+    assert "message.generation_id != self.app.consumer_generation_id" in source
+    assert "do_ack or value is skipped_value" in source
+    assert "last_stream_to_ack = event.ack()" in source  # through Message.ack -> consumer.ack
+    # The Cython iterator would bypass the consumer's ack; the gate turns it off.
+    assert "if _CStreamIterator is not None:" in inspect.getsource(Stream.__aiter__)
+    faust_compat.streams_acknowledge_through_the_consumer()
+    assert faust.streams._CStreamIterator is None
+
+
+def test_a_message_reaches_the_consumer_ack_once_unreferenced() -> None:
+    from faust.types.tuples import ConsumerMessage
+
+    calls: list[Any] = []
+
+    class Consumer:
+        def ack(self, message: Any) -> bool:
+            calls.append(message)
+            return True
+
+    consumer = Consumer()
+    message = ConsumerMessage("t", 0, 5, 0.0, 0, None, b"k", b"v", None)
+    message.refcount = 1
+    assert message.ack(consumer) is True
+    assert calls == [message]
+
+
+def test_the_consumer_refuses_acknowledgements_that_were_not_released() -> None:
+    acked: list[str] = []
+
+    class Consumer:
+        def ack(self, message: str) -> bool:
+            acked.append(message)
+            return True
+
+    app = type("App", (), {"consumer": Consumer()})()
+    releasing, refused = [False], []
+    faust_compat.acknowledge_only_when(app, lambda: releasing[0], lambda: refused.append(1))
+    assert app.consumer.ack("skipped") is False
+    releasing[0] = True
+    assert app.consumer.ack("released") is True
+    assert acked == ["released"] and refused == [1]
+
+
+def test_a_commit_waiting_at_an_unacknowledged_offset_is_found() -> None:
+    from collections import defaultdict
+
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    init = inspect.getsource(FaustConsumer.__init__)
+    assert "self._acked = defaultdict(list)" in init
+    assert "self._committed_offset = defaultdict(lambda: None)" in init
+    # faust's commit stops at a hole at the head of the acknowledged offsets.
+    assert "if min(acked) - committed_offset > 1:" in inspect.getsource(FaustConsumer._new_offset)
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._acked: dict[str, list[int]] = defaultdict(list)
+            self._committed_offset: dict[str, int | None] = defaultdict(lambda: None)
+
+        def assignment(self) -> set[str]:
+            return {"held", "flowing", "fresh", "empty"}
+
+    consumer = Consumer()
+    consumer._committed_offset.update(held=10, flowing=10, gone=3, empty=4)
+    consumer._acked.update(held=[12, 13], flowing=[10, 11], fresh=[5], gone=[9], empty=[])
+    assert faust_compat.unacknowledged_heads(consumer) == {"held": 10}
+    assert "fresh" not in consumer._committed_offset  # looked up without creating entries
+
+
+async def test_reading_again_seeks_through_faust() -> None:
+    seeks: list[tuple[str, int]] = []
+
+    class Consumer:
+        async def seek(self, tp: str, offset: int) -> None:
+            seeks.append((tp, offset))
+
+    await faust_compat.read_again_from(Consumer(), "t0", 42)
+    assert seeks == [("t0", 42)]
+
+
+async def test_gaps_are_counted_as_done_only_on_the_topics_named() -> None:
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    drain = inspect.getsource(FaustConsumer._drain_messages)
+    assert "await self._add_gap(tp, r_offset + 1, offset)" in drain  # looked up on each call
+    assert "gap_for_tp.addi(offset_from, offset_to + 1)" in inspect.getsource(
+        FaustConsumer._add_gap
+    )
+    added: list[tuple[str, int, int]] = []
+    refused: list[tuple[str, int, int]] = []
+
+    class Consumer:
+        async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+            added.append((tp.topic, offset_from, offset_to))
+
+    app = type("App", (), {"consumer": Consumer()})()
+    faust_compat.gaps_only_in(
+        app, {"p.partner-agreements"}, lambda tp, a, b: refused.append((tp.topic, a, b))
+    )
+    tp = type("TP", (), {"topic": "p.partner-agreements", "partition": 0})()
+    intents = type("TP", (), {"topic": "p.send-intents", "partition": 0})()
+    await app.consumer._add_gap(tp, 5, 9)
+    await app.consumer._add_gap(intents, 433, 761)
+    assert added == [("p.partner-agreements", 5, 9)]
+    assert refused == [("p.send-intents", 433, 761)]
