@@ -437,6 +437,7 @@ def create_app(
             )  # fmt: skip
 
         faust_compat.gaps_only_in(app, compacted, refused_gap)
+        faust_compat.commit_no_hole(app, compacted)
 
     holes: dict[Any, int] = {}
 
@@ -456,8 +457,11 @@ def create_app(
                     "%s[%d]: offset %d was skipped by the fetch and never decided; reading "
                     "the partition again from it", tp.topic, tp.partition, offset,
                 )  # fmt: skip
-                metrics.holes_read_again.inc()
-                await faust_compat.read_again_from(app.consumer, tp, offset)
+                try:
+                    if await faust_compat.read_again_from(app.consumer, tp, offset):
+                        metrics.holes_read_again.inc()
+                except Exception:  # a failed repair must not stop the worker: the next check
+                    log.exception("could not read %s[%d] again", tp.topic, tp.partition)
         holes.clear()
         holes.update(found)
 

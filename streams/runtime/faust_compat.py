@@ -13,6 +13,9 @@ The gate needs these things faust has no public API for:
 - `acknowledge_only_when(app, ...)`: faust's streams acknowledge messages they skip at a
   rebalance, which let a commit pass intents nobody decided; only the gate's own releases may
   acknowledge (`acks.py`).
+- `gaps_only_in(app, ...)`, `commit_no_hole(app, ...)`: faust counts a fetch that jumps past
+  offsets as done, and its commit passes a one-offset hole; on the gate's topics (not
+  compacted) neither may move the commit past an undecided record.
 - `unacknowledged_heads(consumer)`, `read_again_from(consumer, tp, offset)`: a message faust
   skipped before the gate could refuse its acknowledgement leaves a hole the commit waits at
   for ever; the gate finds it and reads the partition again from there (`app.py`).
@@ -32,6 +35,7 @@ shape, so an upgrade is a conscious step, not a silent fail-open.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +46,8 @@ from typing import Any
 from faust.streams import _current_event
 
 TESTED_FAUST = (">=0.15.2", "<0.16")
+# How long a paused partition's record already on its way to the streams gets to arrive.
+READ_AGAIN_SETTLE_S = 0.1
 
 
 @contextmanager
@@ -155,9 +161,50 @@ def gaps_only_in(app: Any, topics: set[str], on_refused: Callable[[Any, int, int
     consumer._add_gap = add_gap
 
 
-async def read_again_from(consumer: Any, tp: Any, offset: int) -> None:
-    """Fetch `tp` again from `offset` (faust's seek also moves its own read position back)."""
-    await consumer.seek(tp, offset)
+def commit_no_hole(app: Any, exempt: set[str]) -> None:
+    """Never commit past an offset nobody acknowledged, on every topic but `exempt`.
+
+    faust's commit skips a hole at the head of the acknowledged offsets when it is exactly one
+    offset wide (its check is `> 1` where `> 0` is meant): one message skipped during a
+    rebalance, and the commit passed it. The compacted topics (`exempt`) keep faust's own
+    check, where its gaps fill such holes."""
+    consumer = app.consumer
+    original = consumer._new_offset
+
+    def new_offset(tp: Any) -> int | None:
+        if tp.topic not in exempt:
+            acked = consumer._acked.get(tp)
+            committed = consumer._committed_offset.get(tp)
+            if acked and committed is not None and min(acked) > committed:
+                return None
+        result: int | None = original(tp)
+        return result
+
+    consumer._new_offset = new_offset
+
+
+async def read_again_from(consumer: Any, tp: Any, offset: int) -> bool:
+    """Fetch `tp` again from `offset`; False when `tp` is paused or no longer assigned.
+
+    faust's seek moves its own read position back, but a fetch already under way keeps
+    delivering `tp`'s later records, which move it forward again: faust then drops the records
+    fetched again as already read. So `tp` is paused first (faust's fetch loop delivers no more
+    of a paused partition's records), a record already on its way is let through, and only then
+    is `tp` moved back and resumed. faust's own partition sets hold only its `TP` type (the
+    consumer's bookkeeping may hold the driver's), so `tp` is converted first."""
+    from faust.types import TP
+
+    tp = TP(tp.topic, tp.partition)
+    if tp not in consumer.assignment() or tp in consumer._paused_partitions:
+        return False
+    consumer.pause_partitions([tp])
+    try:
+        await asyncio.sleep(READ_AGAIN_SETTLE_S)
+        await consumer.seek(tp, offset)
+    finally:
+        if tp in consumer.assignment():
+            consumer.resume_partitions([tp])
+    return True
 
 
 def rocksdb_key_estimate(table: Any) -> int | None:

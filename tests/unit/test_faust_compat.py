@@ -305,15 +305,49 @@ def test_a_commit_waiting_at_an_unacknowledged_offset_is_found() -> None:
     assert "fresh" not in consumer._committed_offset  # looked up without creating entries
 
 
-async def test_reading_again_seeks_through_faust() -> None:
-    seeks: list[tuple[str, int]] = []
+async def test_reading_again_pauses_seeks_and_resumes(monkeypatch: Any) -> None:
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    # faust's fetch loop yields no record of a partition it no longer counts as active.
+    getmany = inspect.getsource(FaustConsumer.getmany)
+    assert "or tp in active_partitions" in getmany
+    assert "self._get_active_partitions().difference_update(tpset)" in inspect.getsource(
+        FaustConsumer.pause_partitions
+    )
+    monkeypatch.setattr(faust_compat, "READ_AGAIN_SETTLE_S", 0)
+    from collections import namedtuple
+
+    from faust.types import TP
+
+    calls: list[tuple[str, Any]] = []
+    t0, t9 = TP("t", 0), TP("t", 9)
+    DriverTP = namedtuple("DriverTP", "topic partition")  # as aiokafka's TopicPartition
 
     class Consumer:
-        async def seek(self, tp: str, offset: int) -> None:
-            seeks.append((tp, offset))
+        def __init__(self) -> None:
+            self._paused_partitions: set[TP] = {t9}
 
-    await faust_compat.read_again_from(Consumer(), "t0", 42)
-    assert seeks == [("t0", 42)]
+        def assignment(self) -> set[TP]:
+            return {t0, t9}
+
+        def pause_partitions(self, tps: list[str]) -> None:
+            calls.append(("pause", tps))
+
+        def resume_partitions(self, tps: list[str]) -> None:
+            calls.append(("resume", tps))
+
+        async def seek(self, tp: str, offset: int) -> None:
+            calls.append(("seek", (tp, offset)))
+
+    consumer = Consumer()
+    assert await faust_compat.read_again_from(consumer, DriverTP("t", 0), 42) is True
+    assert calls == [("pause", [t0]), ("seek", (t0, 42)), ("resume", [t0])]
+    # faust's own sets accept only its TP type (pause_partitions asserts it).
+    assert all(type(tp) is TP for _, arg in calls for tp in (arg if isinstance(arg, list) else []))
+    calls.clear()
+    assert await faust_compat.read_again_from(consumer, t9, 1) is False  # paused by faust
+    assert await faust_compat.read_again_from(consumer, TP("gone", 0), 1) is False
+    assert calls == []
 
 
 async def test_gaps_are_counted_as_done_only_on_the_topics_named() -> None:
@@ -341,3 +375,35 @@ async def test_gaps_are_counted_as_done_only_on_the_topics_named() -> None:
     await app.consumer._add_gap(intents, 433, 761)
     assert added == [("p.partner-agreements", 5, 9)]
     assert refused == [("p.send-intents", 433, 761)]
+
+
+def test_the_commit_stops_at_a_one_offset_hole() -> None:
+    from collections import defaultdict
+
+    from faust.transport.consumer import Consumer as FaustConsumer
+
+    # faust's _filter_committable_offsets asks _new_offset per partition, on the instance.
+    assert "offset = self._new_offset(tp)" in inspect.getsource(
+        FaustConsumer._filter_committable_offsets
+    )
+    TPx = type("TPx", (tuple,), {"topic": property(lambda self: self[0])})
+    intents, partner = TPx(("p.send-intents", 0)), TPx(("p.partner-agreements", 0))
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._acked: dict[Any, list[int]] = defaultdict(list)
+            self._committed_offset: dict[Any, int | None] = defaultdict(lambda: None)
+
+        def _new_offset(self, tp: Any) -> int | None:  # faust's: passes a one-offset hole
+            acked = self._acked[tp]
+            return max(acked) + 1 if acked else None
+
+    consumer = Consumer()
+    app = type("App", (), {"consumer": consumer})()
+    faust_compat.commit_no_hole(app, {"p.partner-agreements"})
+    consumer._committed_offset.update({intents: 976, partner: 976})
+    consumer._acked.update({intents: [977, 978], partner: [977, 978]})
+    assert consumer._new_offset(intents) is None  # 976 was never acknowledged
+    assert consumer._new_offset(partner) == 979  # compacted: faust's own rule
+    consumer._acked[intents].insert(0, 976)
+    assert consumer._new_offset(intents) == 979
