@@ -51,6 +51,7 @@ BATCH_WINDOW_S = 0.01
 REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
+HOLE_READS = 3  # reads of one undecided offset before it is left to a restart
 # Waits for the schema registry: doubling from the first to the longest.
 REGISTRY_RETRY_FIRST_S = 0.2
 REGISTRY_RETRY_MAX_S = 5.0
@@ -440,30 +441,47 @@ def create_app(
         faust_compat.commit_no_hole(app, compacted)
 
     holes: dict[Any, int] = {}
+    tries: dict[tuple[Any, int], int] = {}
 
     @app.timer(interval=HOLE_CHECK_S)
     async def read_holes_again() -> None:
         """A partition whose commit waits at an offset nobody acknowledged, at two checks in a
         row, is read again from there: the fetch skipped that message (acks.py,
         faust_compat.gaps_only_in). In-order release makes every other wait transient:
-        acknowledged offsets are a prefix of those taken."""
+        acknowledged offsets are a prefix of those taken. At most HOLE_READS times per offset:
+        a hole that reading again does not fill is left to the commit (it waits there, and a
+        restart reads the partition from it) rather than read again for ever."""
         if getattr(app, "rebalancing", False):
             holes.clear()
             return
         found = faust_compat.unacknowledged_heads(app.consumer)
         for tp, offset in found.items():
-            if holes.get(tp) == offset:
-                log.warning(
-                    "%s[%d]: offset %d was skipped by the fetch and never decided; reading "
-                    "the partition again from it", tp.topic, tp.partition, offset,
-                )  # fmt: skip
-                try:
-                    if await faust_compat.read_again_from(app.consumer, tp, offset):
-                        metrics.holes_read_again.inc()
-                except Exception:  # a failed repair must not stop the worker: the next check
-                    log.exception("could not read %s[%d] again", tp.topic, tp.partition)
+            if holes.get(tp) != offset:
+                continue
+            done = tries.get((tp, offset), 0)
+            if done >= HOLE_READS:
+                if done == HOLE_READS:
+                    tries[(tp, offset)] = done + 1
+                    log.error(
+                        "%s[%d]: offset %d is still undecided after %d reads; the commit waits "
+                        "there (lag grows) until the worker restarts", tp.topic, tp.partition,
+                        offset, HOLE_READS,
+                    )  # fmt: skip
+                continue
+            tries[(tp, offset)] = done + 1
+            log.warning(
+                "%s[%d]: offset %d was skipped by the fetch and never decided; reading the "
+                "partition again from it", tp.topic, tp.partition, offset,
+            )  # fmt: skip
+            try:
+                if await faust_compat.read_again_from(app.consumer, tp, offset):
+                    metrics.holes_read_again.inc()
+            except Exception:  # a failed repair must not stop the worker: the next check
+                log.exception("could not read %s[%d] again", tp.topic, tp.partition)
         holes.clear()
         holes.update(found)
+        for key in [key for key in tries if found.get(key[0]) != key[1]]:
+            del tries[key]  # filled: forget it
 
     @app.task
     async def drain_directly() -> None:
