@@ -37,7 +37,6 @@ import logging
 import struct
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from streams import topics
@@ -50,16 +49,15 @@ from streams.policy.complaints import (
     overdue,
     receive,
 )
-from streams.policy.errors import InvalidRecord
-from streams.policy.records import ComplaintAckRecord, ComplaintRecord, parse_record
+from streams.policy.records import ComplaintAckRecord, ComplaintRecord
 from streams.policy.state import complaint as apply_complaint
 from streams.policy.times import format_instant
 from streams.runtime import faust_compat, late_optouts
-from streams.runtime.gate import Inbound
+from streams.runtime.gate import Inbound, received_at
 from streams.runtime.health import not_ready_reason
 from streams.runtime.statestore import WriteBehindStore
 from streams.runtime.stored import decode_stored, encode_stored
-from streams.serdes import DecodeError, SerdesError
+from streams.serdes import SerdesError
 
 if TYPE_CHECKING:
     from streams.runtime.app import WorkerApp
@@ -83,12 +81,6 @@ def open_envelope(data: bytes) -> tuple[int, OpenComplaint]:
         raise ValueError("not a complaint table value")
     _, partition = _ENVELOPE.unpack_from(data)
     return partition, decode_complaint(data[_ENVELOPE.size :])
-
-
-def _received(msg: Inbound) -> datetime:
-    if msg.timestamp and msg.timestamp > 0:
-        return datetime.fromtimestamp(msg.timestamp, UTC)
-    return datetime.now(UTC)
 
 
 class ComplaintTracker:
@@ -135,7 +127,7 @@ class ComplaintTracker:
                 return
             if gate._misrouted(topics.COMPLAINTS, msg, record.address):
                 return
-            received = _received(msg)
+            received = received_at(msg)
             key = record.address.encode()
             stored = decode_stored(self.ga.store.get(msg.partition, key))
             state = apply_complaint(stored.state, record, gate.config, received)
@@ -188,7 +180,7 @@ class ComplaintTracker:
                 return
             current = self._entry(msg.partition, cid)
             if isinstance(record, ComplaintRecord):
-                entry = receive(current, record, _received(msg))
+                entry = receive(current, record, received_at(msg))
                 if entry is not current:
                     self.metrics.complaints.labels(record.channel).inc()
             else:
@@ -261,23 +253,9 @@ class ComplaintTracker:
     # ---------------------------------------------------------------- helpers
 
     def _read(self, spec: topics.TopicSpec, msg: Inbound, kind: str) -> Any:
-        gate = self.ga.gate
-        try:
-            decoded = gate._decode(spec, msg.value)
-        except DecodeError as exc:
-            gate._dead_letter(msg, exc.error_class, str(exc), None)
-            return None
-        try:
-            record = parse_record(decoded, kind=kind, received_at=_received(msg), table=gate.table)
-        except InvalidRecord as exc:
-            gate._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
-            return None
-        repairs = getattr(record, "repairs", ())
-        if repairs and spec is topics.COMPLAINTS:  # applied anyway, like an opt-out; reported
-            self.metrics.records_repaired.labels(spec.base).inc()
-            problem = "applied after repair: " + "; ".join(repairs)
-            gate._dead_letter(msg, "repaired", problem, record.id)
-        return record
+        # A complaint is applied after repair, like an opt-out; an ack is read strictly.
+        repaired = "applied" if spec is topics.COMPLAINTS else None
+        return self.ga.gate.read(spec, msg, kind, repaired=repaired)
 
     def _failed(self, spec: topics.TopicSpec, msg: Inbound, exc: Exception) -> None:
         log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)

@@ -41,7 +41,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.partitioning import partition_for
@@ -57,10 +56,9 @@ from streams.policy.deliveries import (
     header,
     violation,
 )
-from streams.policy.errors import InvalidRecord
-from streams.policy.records import DeliveryRecord, parse_record
+from streams.policy.records import DeliveryRecord
 from streams.runtime import faust_compat
-from streams.runtime.gate import Inbound
+from streams.runtime.gate import Inbound, received_at
 from streams.runtime.health import not_ready_reason
 from streams.runtime.statestore import WriteBehindStore
 from streams.serdes import DecodeError, RegistryUnavailableError, SerdesError
@@ -74,12 +72,6 @@ TABLE_NAME = "deliveries"
 CHECK_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 600.0
 BATCH_SIZE = 500
-
-
-def _received(msg: Inbound) -> datetime:
-    if msg.timestamp and msg.timestamp > 0:
-        return datetime.fromtimestamp(msg.timestamp, UTC)
-    return datetime.now(UTC)
 
 
 class DeliveryReconciler:
@@ -163,7 +155,7 @@ class DeliveryReconciler:
             self.metrics.records_applied.labels(topics.DELIVERIES.base, "reroute", "rerouted").inc()
             return
         delivered = Delivered.of(
-            record, self.ga.gate.pseudonyms, received_at=_received(msg), noticed_ms=self.wall_ms()
+            record, self.ga.gate.pseudonyms, received_at=received_at(msg), noticed_ms=self.wall_ms()
         )
         current = self._entry(msg.partition, key) or Reconciliation(record.intent_id)
         entry = current.with_delivery(delivered, ts_ms)
@@ -176,24 +168,10 @@ class DeliveryReconciler:
             self._put(msg.partition, key, entry)
 
     def _read(self, msg: Inbound) -> DeliveryRecord | None:
-        gate = self.ga.gate
-        try:
-            decoded = gate._decode(topics.DELIVERIES, msg.value)
-        except DecodeError as exc:
-            gate._dead_letter(msg, exc.error_class, str(exc), None)
-            return None
-        try:
-            record = parse_record(
-                decoded, kind=DeliveryRecord.KIND, received_at=_received(msg), table=gate.table
-            )
-        except InvalidRecord as exc:
-            gate._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
-            return None
-        assert isinstance(record, DeliveryRecord)
-        if record.repairs:  # reconciled anyway; reported
-            self.metrics.records_repaired.labels(topics.DELIVERIES.base).inc()
-            problem = "reconciled after repair: " + "; ".join(record.repairs)
-            gate._dead_letter(msg, "repaired", problem, record.id)
+        record = self.ga.gate.read(
+            topics.DELIVERIES, msg, DeliveryRecord.KIND, repaired="reconciled"
+        )
+        assert record is None or isinstance(record, DeliveryRecord)
         return record
 
     def _entry(self, partition: int, key: bytes) -> Reconciliation | None:

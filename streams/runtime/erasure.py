@@ -28,7 +28,7 @@ copied under the current key, so dropping the old key later keeps it.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from streams import topics
@@ -46,14 +46,13 @@ from streams.policy.erasure import (
     mark,
     marker_key,
 )
-from streams.policy.errors import InvalidRecord
 from streams.policy.pseudonym import Pseudonyms
-from streams.policy.records import ErasureRecord, SendIntent, parse_record
+from streams.policy.records import ErasureRecord, SendIntent
 from streams.policy.state import RecipientState
 from streams.policy.times import from_epoch_ms
 from streams.runtime.statestore import StateStore
 from streams.runtime.stored import decode_stored
-from streams.serdes import DecodeError, RegistryUnavailableError, SerdesError
+from streams.serdes import RegistryUnavailableError, SerdesError
 
 if TYPE_CHECKING:
     from streams.runtime.app import WorkerApp
@@ -64,12 +63,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 200
 ACTION = "erase"
 UNREADABLE_AT = "at unreadable: from when the gate received it"
-
-
-def _received(msg: Inbound) -> datetime:
-    if msg.timestamp and msg.timestamp > 0:
-        return datetime.fromtimestamp(msg.timestamp, UTC)
-    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------- intents
@@ -136,7 +129,9 @@ class Erasures:
                 problem = "no pseudonym key: the erasure marker cannot be kept"
                 gate._dead_letter(msg, "internal_error", problem, record.id)
                 return
-            received = _received(msg)
+            from streams.runtime.gate import received_at  # gate imports this module
+
+            received = received_at(msg)
             at_ms = effective_ms(record.at, received)
             store, partition = self.ga.store, msg.partition
             key = record.address.encode()
@@ -164,18 +159,9 @@ class Erasures:
             gate._dead_letter(msg, error_class, f"{type(exc).__name__}: {exc}", None)
 
     def _read(self, msg: Inbound) -> ErasureRecord | None:
-        gate = self.ga.gate
-        try:
-            decoded = gate._decode(topics.ERASURES, msg.value)
-        except DecodeError as exc:
-            gate._dead_letter(msg, exc.error_class, str(exc), None)
-            return None
-        try:
-            record = parse_record(decoded, kind=ErasureRecord.KIND, received_at=_received(msg))
-        except InvalidRecord as exc:
-            gate._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
-            return None
-        assert isinstance(record, ErasureRecord)
+        # Read strictly; what was repaired (an unreadable `at`) goes into the audit entry.
+        record = self.ga.gate.read(topics.ERASURES, msg, ErasureRecord.KIND, repaired=None)
+        assert record is None or isinstance(record, ErasureRecord)
         return record
 
 

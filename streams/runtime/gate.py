@@ -68,7 +68,7 @@ class Inbound:
     timestamp: float  # seconds; broker append time on send-intents
 
 
-def _received(msg: Inbound) -> datetime:
+def received_at(msg: Inbound) -> datetime:
     """When the gate received a record: its broker timestamp (the append time on topics that use
     LogAppendTime), or now when the record has none."""
     if msg.timestamp and msg.timestamp > 0:
@@ -110,7 +110,7 @@ class Gate:
     def apply_state_record(self, spec: topics.TopicSpec, msg: Inbound) -> None:
         """Consent and opt-out records: into the table, or a dead letter."""
         try:
-            record = self._read(spec, msg)
+            record = self.read(spec, msg)
             if record is None:
                 return
             assert isinstance(record, ConsentRecord | OptOutRecord)
@@ -119,7 +119,7 @@ class Gate:
             ledger.write_entry(self, msg, record)  # proof of consent, in this batch
             key = record.address.encode()
             stored = self._load(msg.partition, key)
-            state = apply(stored.state, record, self.config, received_at=_received(msg))
+            state = apply(stored.state, record, self.config, received_at=received_at(msg))
             kind = record.action if isinstance(record, ConsentRecord) else "optout"
             if state == stored.state:
                 self._applied(spec.base, kind, "duplicate").inc()
@@ -142,7 +142,7 @@ class Gate:
     def check_partner(self, msg: Inbound) -> None:
         """Partner agreements: the view applies them; here bad ones become dead letters."""
         try:
-            record = self._read(topics.PARTNER, msg)
+            record = self.read(topics.PARTNER, msg)
             if isinstance(record, PartnerRecord):
                 ledger.write_entry(self, msg, record)
                 self.metrics.records_applied.labels(
@@ -270,8 +270,18 @@ class Gate:
         handles the batch again (a record is never dead-lettered for an outage)."""
         return self.codec.decode(spec, value)
 
-    def _read(self, spec: topics.TopicSpec, msg: Inbound) -> Any:
-        """Decode and validate, or dead-letter and return None."""
+    def read(
+        self,
+        spec: topics.TopicSpec,
+        msg: Inbound,
+        kind: str | None = None,
+        *,
+        repaired: str | None = "applied",
+    ) -> Any:
+        """Decode and validate a record of `kind` (default: the topic's), or dead-letter it and
+        return None. A record used after repair is counted and copied to dead letters as
+        "`repaired` after repair: ..." (an opt-out is never lost to formatting; the copy says
+        what was fixed); `repaired=None` where repairs are the record's own business."""
         try:
             decoded = self._decode(spec, msg.value)
         except DecodeError as exc:
@@ -279,16 +289,19 @@ class Gate:
             return None
         try:
             record = parse_record(
-                decoded, kind=KIND_OF_TOPIC[spec.base], received_at=_received(msg), table=self.table
+                decoded,
+                kind=kind or KIND_OF_TOPIC[spec.base],
+                received_at=received_at(msg),
+                table=self.table,
             )
         except InvalidRecord as exc:
             self._dead_letter(msg, "invalid_record", str(exc), exc.record_id)
             return None
         repairs = getattr(record, "repairs", ())
-        if repairs:  # applied anyway (an opt-out is never lost to formatting); reported
+        if repairs and repaired is not None:
             self.metrics.records_repaired.labels(spec.base).inc()
-            self._dead_letter(msg, "repaired", "applied after repair: " + "; ".join(repairs),
-                              record.id)  # fmt: skip
+            problem = f"{repaired} after repair: " + "; ".join(repairs)
+            self._dead_letter(msg, "repaired", problem, record.id)
         return record
 
     def _misrouted(self, spec: topics.TopicSpec, msg: Inbound, address: str) -> bool:
