@@ -109,9 +109,20 @@ class _Loop:
                     self.consumer.commit(asynchronous=True)
                     last_commit = time.monotonic()
             self.producer.flush(60)
-            self.consumer.commit(asynchronous=False)
+            self._commit_last()
         finally:
             self.consumer.close()
+
+    def _commit_last(self) -> None:
+        """Commit what is left; an async commit may already have taken it all (librdkafka then
+        says _NO_OFFSET: nothing to commit, which is fine)."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise
 
 
 def baseline_main(settings: Settings, out_topic: str, expected: int, results: Any) -> None:
