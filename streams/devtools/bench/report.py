@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# Issue 12's targets (full sizes, this 2-core machine, broker alongside); figures it sets none for
+# are shown without one.
 TARGETS = {
-    "gate_verdicts_per_s": ">= 25000",
+    "gate_verdicts_per_s": ">= 9000",
     "ratio": ">= 0.5",
-    "latency_p50_ms": "<= 5",
-    "latency_p99_ms": "<= 25",
-    "latency_p999_ms": "<= 100",
-    "optout_enforcement_p99_ms": "<= 50",
+    "latency_p99_ms": "<= 50",
+    "optout_enforcement_p99_ms": "<= 20",
     "cold_recovery_s": "<= 15",
-    "warm_restart_s": "<= 5",
-    "peak_rss_mb": "<= 2048",
+    "peak_rss_mb": "<= 1024",
+    "cpu_us_per_verdict": "<= 100",
 }
 
 DEFINITIONS = {
