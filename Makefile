@@ -55,7 +55,7 @@ bench-quick: $(INSTALLED) ## the same benchmark on small sizes (~30 s; proves it
 	$(BIN)/consentgate bench --quick
 
 bench-micro: $(INSTALLED) ## pytest-benchmark micro-benchmarks of the pure parts (decide, codec), no broker
-	$(BIN)/pytest benchmarks --benchmark-enable -q $(PYTEST_ARGS)
+	$(BIN)/pytest benchmarks -o python_files='bench_*.py' --benchmark-enable -q $(PYTEST_ARGS)
 
 stack-up: $(INSTALLED) ## start the embedded Kafka broker and schema registry on 127.0.0.1
 	$(BIN)/consentgate stack up

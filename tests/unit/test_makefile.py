@@ -76,3 +76,17 @@ def test_make_help_prints_every_target_with_its_description() -> None:
         if line.startswith("  ")
     }
     assert printed == targets(MAKEFILE.read_text())
+
+
+def test_bench_micro_collects_the_micro_benchmarks() -> None:
+    # pytest collects test_*.py by default: `make bench-micro` once ran no benchmark at all.
+    recipe = re.search(r"^bench-micro:.*\n\t(?P<cmd>.+)$", MAKEFILE.read_text(), re.MULTILINE)
+    assert recipe is not None
+    command = recipe["cmd"].replace("$(BIN)/", ".venv/bin/").replace("$(PYTEST_ARGS)", "")
+    command = command.replace("--benchmark-enable", "--collect-only")
+    done = subprocess.run(
+        command, shell=True, cwd=MAKEFILE.parent, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    collected = re.search(r"(\d+) tests? collected", done.stdout)
+    assert collected is not None and int(collected[1]) >= 10, done.stdout[-2000:]
