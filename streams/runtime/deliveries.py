@@ -32,8 +32,10 @@ tombstone, entries untouched for CONSENTGATE_DELIVERY_RETENTION_S (default 7 day
 nothing waiting. So the table holds about one small entry per verdict of the retention window.
 An allow whose delivery matched is not deleted at once: a retried or re-sent report of the same
 delivery would otherwise find no verdict and be filed SENT_WITHOUT_ALLOW. The sweep reads every
-entry's fixed header only (no decoding); it also rebuilds the index of waiting entries after a
-restart or a rebalance.
+entry's fixed header only (no decoding), SWEEP_SLICE entries per step so that a table of millions
+never stalls the event loop or is copied into memory; its first pass after a start also rebuilds
+the index of waiting entries (until it has passed them, a report that was waiting before the
+restart is judged up to one pass late, never lost).
 """
 
 from __future__ import annotations
@@ -70,7 +72,12 @@ log = logging.getLogger(__name__)
 
 TABLE_NAME = "deliveries"
 CHECK_INTERVAL_S = 10.0
-SWEEP_INTERVAL_S = 600.0
+SWEEP_INTERVAL_S = 600.0  # from the start of one retention pass to the start of the next
+# A pass reads SWEEP_SLICE entries per SWEEP_STEP_S: a few milliseconds of the event loop per
+# step and no copy of the table in memory (benchmarks/bench_sweep.py), so one million entries
+# take about 50 s.
+SWEEP_SLICE = 10_000
+SWEEP_STEP_S = 0.5
 BATCH_SIZE = 500
 
 
@@ -102,7 +109,9 @@ class DeliveryReconciler:
         self.waiting: dict[bytes, int] = {}  # intent id -> partition: deliveries without verdict
         self.touched: dict[bytes, int] = {}  # changed since the last check
         self.in_flight: set[tuple[bytes, str]] = set()
-        self.indexed = False  # the waiting index is rebuilt by a first sweep once ready
+        self.indexed = False  # a first full pass has rebuilt the waiting index
+        self._pass: tuple[faust_compat.ScanCursor, int, int] | None = None  # cursor, now, deleted
+        self._next_pass_ms = 0  # wall time the next pass may start
 
     # ---------------------------------------------------------------- records
 
@@ -190,8 +199,6 @@ class DeliveryReconciler:
         no await. Returns how many were sent."""
         if not self.ready():
             return 0
-        if not self.indexed:
-            self.sweep()
         keys, self.touched = {**self.waiting, **self.touched}, {}
         wall = self.wall_ms()
         policy_version = self.ga.settings.policy.policy_version
@@ -252,13 +259,32 @@ class DeliveryReconciler:
     # ---------------------------------------------------------------- retention
 
     def sweep(self) -> int:
-        """Delete entries past retention with nothing waiting; re-index the waiting ones.
-        Call inside an outputs batch, with no await. Returns how many were deleted."""
+        """A whole retention pass at once (tests, tools). Returns how many were deleted."""
         if not self.ready():
             return 0
-        now = max(self.wall_ms(), self.record_clock_ms)
-        deleted = 0
-        for key, value in list(self.table.data.items()):
+        self._pass = None
+        deleted: int | None = None
+        while deleted is None:
+            deleted = self.sweep_step(limit=SWEEP_SLICE, force=True)
+        return deleted
+
+    def sweep_step(self, limit: int = SWEEP_SLICE, *, force: bool = False) -> int | None:
+        """One slice of the retention pass: entries past retention with nothing waiting are
+        deleted (tombstoned), waiting ones indexed. A pass starts every SWEEP_INTERVAL_S (at
+        once after a start, to rebuild the index; `force`: now) and runs slice by slice, by the
+        later of wall time and record time when it started. Call inside an outputs batch, with
+        no await. Returns how many the pass deleted when this slice ended it, else None."""
+        if not self.ready():
+            return None
+        wall = self.wall_ms()
+        if self._pass is None:
+            if not force and wall < self._next_pass_ms:
+                return None
+            self._pass = (None, max(wall, self.record_clock_ms), 0)
+            self._next_pass_ms = wall + int(SWEEP_INTERVAL_S * 1000)
+        cursor, now, deleted = self._pass
+        found, cursor = faust_compat.scan_slice(self.table, cursor, limit)
+        for key, value in found:
             try:
                 partition, waiting, seen_ms = header(value)
             except ValueError:
@@ -273,6 +299,10 @@ class DeliveryReconciler:
                 self.store.delete(partition, key)
                 deleted += 1
         self.store.flush()
+        if cursor is not None:
+            self._pass = (cursor, now, deleted)
+            return None
+        self._pass = None
         self.indexed = True
         self.metrics.deliveries_pending.set(len(self.waiting))
         return deleted
@@ -328,10 +358,10 @@ def add_delivery_agents(ga: WorkerApp) -> DeliveryReconciler:
         with ga.outputs.batch(store.persist_offsets):
             reconciler.check()
 
-    @app.timer(interval=SWEEP_INTERVAL_S)
+    @app.timer(interval=SWEEP_STEP_S)
     async def sweep_deliveries() -> None:
         with ga.outputs.batch(store.persist_offsets):
-            reconciler.sweep()
+            reconciler.sweep_step()
 
     ga.agents.update(delivery_reconciler=agent)
     ga.deliveries = reconciler  # type: ignore[attr-defined]

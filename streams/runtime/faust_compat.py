@@ -21,6 +21,8 @@ The gate needs these things faust has no public API for:
   for ever; the gate finds it and reads the partition again from there (`app.py`).
 - `rocksdb_key_estimate(table)`: RocksDB's own key count per active partition; `len(table)`
   iterates every key in Python and blocks the event loop.
+- `scan_slice(table, cursor, limit)`: a table read slice by slice from the partition databases,
+  for periodic passes that must not stall the event loop or hold the whole table in memory.
 - `allow_pending_sends(app, n)`: faust stalls every stream once its producer buffer holds 100
   messages; a batch of intents queues several hundred.
 
@@ -234,6 +236,45 @@ def partition_db(table: Any, partition: int) -> Any | None:
     if not getattr(store, "use_rocksdict", False):
         return None
     return store._db_for_partition(partition)
+
+
+ScanCursor = tuple[int, bytes] | None  # (partition, last key read); None: from the start
+
+
+def scan_slice(
+    table: Any, cursor: ScanCursor, limit: int
+) -> tuple[list[tuple[bytes, bytes]], ScanCursor]:
+    """Up to `limit` (key, value) pairs of the table's active partitions after `cursor`, and
+    the cursor to continue from (None once the scan has reached the end).
+
+    `table.data.items()` materialises every key in one go on the event loop; a periodic pass
+    over a large table goes slice by slice instead, each slice a fresh RocksDB iterator from the
+    last key read (no iterator is held across an await, when a rebalance may close its
+    database). Partitions assigned during a pass that sort before the cursor wait for the next
+    pass. An in-memory store (agent tests) is sliced by sorted key."""
+    from faust.types import TP
+
+    store = table.data
+    found: list[tuple[bytes, bytes]] = []
+    if not getattr(store, "use_rocksdict", False):
+        after = b"" if cursor is None else cursor[1]
+        keys = sorted(k for k in store.data if cursor is None or k > after)[:limit]
+        found = [(k, store.data[k]) for k in keys]
+        return found, ((-1, keys[-1]) if len(keys) == limit else None)
+    actives = store.app.assignor.assigned_actives()
+    topic = table.changelog_topic_name
+    start_partition, last = cursor if cursor is not None else (-1, b"")
+    for partition in sorted(store._dbs):
+        if partition < start_partition or TP(topic=topic, partition=partition) not in actives:
+            continue
+        start = last if partition == start_partition else None
+        for key, value in store._dbs[partition].items(from_key=start):
+            if key == store.offset_key or key == start:
+                continue
+            found.append((key, value))
+            if len(found) >= limit:
+                return found, (partition, key)
+    return found, None
 
 
 def write_partition(table: Any, partition: int, items: list[tuple[bytes, bytes | None]]) -> None:

@@ -15,7 +15,7 @@ import pytest
 from streams import topics
 from streams.policy.deliveries import decode_entry
 from streams.runtime.app import WorkerApp, create_app
-from streams.runtime.deliveries import DeliveryReconciler
+from streams.runtime.deliveries import SWEEP_INTERVAL_S, DeliveryReconciler
 from streams.runtime.gate import Inbound
 from streams.runtime.outputs import RecordingOutputs
 from streams.serdes import WireCodec
@@ -228,3 +228,28 @@ async def test_the_sweep_tombstones_old_entries_and_keeps_waiting_ones(
     tombstones = [c[2] for c in sent(gate_app).changelog if c[3] is None]
     assert sorted(tombstones) == [b"old", b"wait"]
     assert reconciler(gate_app).store.get(0, b"old") is None
+
+
+async def test_the_timer_sweeps_in_slices_and_waits_its_interval_between_passes(
+    gate_app: WorkerApp, codec: WireCodec
+):
+    for name in ("a", "b", "c"):
+        await decide(gate_app, codec, name, allowed=True)
+    deliver(gate_app, codec, "wait", stamp=AT.timestamp())
+    week = int(gate_app.settings.delivery_retention.total_seconds() * 1000)
+    rec = reconciler(gate_app)
+    clock = [WALL_MS + week]
+    rec.wall_ms = lambda: clock[0]
+    rec.waiting.clear()  # as after a restart: only a pass finds the waiting report again
+    steps = []
+    with gate_app.outputs.batch(lambda: None):
+        while not steps or steps[-1] is None:
+            steps.append(rec.sweep_step(limit=1))
+    assert steps[:-1] == [None] * (len(steps) - 1) and len(steps) >= 4  # one entry a step
+    assert steps[-1] == 3 and rec.indexed
+    assert list(rec.waiting) == [b"wait"]  # indexed, not deleted
+    assert {c[2] for c in sent(gate_app).changelog if c[3] is None} == {b"a", b"b", b"c"}
+    with gate_app.outputs.batch(lambda: None):
+        assert rec.sweep_step() is None  # the next pass waits for SWEEP_INTERVAL_S
+        clock[0] += int(SWEEP_INTERVAL_S * 1000)
+        assert rec.sweep_step() == 0  # and then runs: nothing left to delete
