@@ -473,6 +473,7 @@ def create_app(
                 "%s[%d]: offset %d was skipped by the fetch and never decided; reading the "
                 "partition again from it", tp.topic, tp.partition, offset,
             )  # fmt: skip
+            acks.watch(tp.topic, tp.partition, offset)  # its record is followed in the log
             try:
                 if await faust_compat.read_again_from(app.consumer, tp, offset):
                     metrics.holes_read_again.inc()
@@ -482,6 +483,8 @@ def create_app(
         holes.update(found)
         for key in [key for key in tries if found.get(key[0]) != key[1]]:
             del tries[key]  # filled: forget it
+            acks.watch(key[0].topic, key[0].partition, None)
+            log.info("%s[%d]: offset %d is decided", key[0].topic, key[0].partition, key[1])
 
     @app.task
     async def drain_directly() -> None:

@@ -103,7 +103,7 @@ def streams_acknowledge_through_the_consumer() -> None:
 
 
 def acknowledge_only_when(
-    app: Any, allowed: Callable[[], bool], on_refused: Callable[[], None]
+    app: Any, allowed: Callable[[], bool], on_refused: Callable[[Any], None]
 ) -> None:
     """Make the consumer refuse acknowledgements while `allowed()` is false.
 
@@ -118,7 +118,7 @@ def acknowledge_only_when(
 
     def ack(message: Any) -> bool:
         if not allowed():
-            on_refused()
+            on_refused(message)
             return False
         result: bool = original(message)
         return result

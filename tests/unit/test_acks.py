@@ -11,6 +11,8 @@ from streams.runtime.acks import AckOrder
 class FakeMessage:
     offset: int
     generation_id: int | None = 1
+    topic: str = "send-intents"
+    partition: int = 0
 
 
 @dataclass(eq=False)
@@ -18,8 +20,9 @@ class FakeEvent:
     message: FakeMessage
     acked: list[int] = field(default_factory=list)
 
-    def ack(self) -> None:
+    def ack(self) -> bool:
         self.acked.append(self.message.offset)
+        return True
 
 
 class Clock:
@@ -115,3 +118,25 @@ def test_releasing_is_set_only_while_acknowledging() -> None:
     assert acks.releasing is False
     acks.completed(events)
     assert seen == [True, True] and acks.releasing is False
+
+
+def test_an_offset_read_again_is_followed_through_take_and_acknowledgement(caplog) -> None:
+    clock = Clock()
+    acks = order(clock, stale=[])
+    acks.watch("send-intents", 0, 898)
+    acks.watch("send-intents", 1, 5)
+    acks.watch("send-intents", 1, None)  # filled: no longer followed
+    caplog.set_level("WARNING", logger="streams.runtime.acks")
+    fresh, old = batch(range(897, 900)), batch(range(898, 899), generation=0)
+    other = [FakeEvent(FakeMessage(5, partition=1))]
+    for b in (fresh, old, other):
+        acks.taken("intent", b)
+        acks.completed(b)
+    acks.refused(FakeMessage(898))
+    acks.refused(None)  # faust gave no message: counted, nothing to follow
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 5 and all(line.startswith("send-intents[0]: offset 898") for line in lines)
+    assert "taken by the intent agent" in lines[0]
+    assert "acknowledged (counted)" in lines[1] and "generation 1, now 1" in lines[1]
+    assert "fetched before a rebalance" in lines[3] and "generation 0" in lines[3]
+    assert "was refused" in lines[4]

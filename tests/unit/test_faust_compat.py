@@ -307,7 +307,7 @@ def test_the_consumer_refuses_acknowledgements_that_were_not_released() -> None:
 
     app = type("App", (), {"consumer": Consumer()})()
     releasing, refused = [False], []
-    faust_compat.acknowledge_only_when(app, lambda: releasing[0], lambda: refused.append(1))
+    faust_compat.acknowledge_only_when(app, lambda: releasing[0], lambda m: refused.append(1))
     assert app.consumer.ack("skipped") is False
     releasing[0] = True
     assert app.consumer.ack("released") is True
