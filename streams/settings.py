@@ -134,6 +134,17 @@ class Settings:
             bounds=(0, 3600),
         ),
     )
+    session_timeout: timedelta = field(
+        default=timedelta(seconds=60),
+        metadata=_env(
+            "CONSENTGATE_SESSION_TIMEOUT_S",
+            "Consumer group session timeout, in seconds: how long a worker that died without "
+            "leaving holds its partitions before another takes them over (the handover time). "
+            "The broker bounds it (group.min/max.session.timeout.ms, 6 s to 30 min by default); "
+            "heartbeats go every third of it, at most every 3 s.",
+            bounds=(6, 1800),
+        ),
+    )
     state_dir: Path = field(
         default=Path(".consentgate/stack"),
         metadata=_env(

@@ -225,9 +225,16 @@ def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
         )
     elif "ssl_context" in security:
         credentials = faust.SSLCredentials(security["ssl_context"])
+    session_s = settings.session_timeout.total_seconds()
     return {
+        # Every faust setting comes from here: faust would otherwise let environment variables
+        # (WEB_BIND, BROKER_SESSION_TIMEOUT, ...) override what is passed, a second settings
+        # source beside consentgate's, one that could bind the web server beyond loopback.
+        "env": {},
         "broker": brokers,
         "broker_credentials": credentials,
+        "broker_session_timeout": session_s,
+        "broker_heartbeat_interval": min(3.0, session_s / 3),
         "store": settings.store,
         "datadir": str(resolve_data_dir(settings)),
         "topic_partitions": partitions,

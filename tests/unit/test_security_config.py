@@ -316,3 +316,27 @@ def test_stack_env_secure_refuses_an_open_stack(tmp_path):
     )
     assert done.returncode == 1
     assert "not secured" in done.stderr and done.stdout == ""
+
+
+def test_faust_reads_no_environment_variable_of_its_own(monkeypatch, tmp_path):
+    # faust lets WEB_BIND, BROKER_SESSION_TIMEOUT, ... override the settings it is given; the
+    # gate's one settings object must be the only source (a stray WEB_BIND=0.0.0.0 would
+    # expose the worker's HTTP server).
+    import faust
+
+    monkeypatch.setenv("WEB_BIND", "0.0.0.0")
+    monkeypatch.setenv("WEB_PORT", "7777")
+    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "99")
+    settings = Settings.from_env(
+        {"CONSENTGATE_SESSION_TIMEOUT_S": "6", "CONSENTGATE_DATA_DIR": str(tmp_path)}
+    )
+    conf = faust.App(settings.app_id, **faust_settings(settings, 3)).conf
+    assert (
+        (conf.web_bind, conf.web_port)
+        == (settings.web_bind, settings.web_port)
+        != ("0.0.0.0", 7777)
+    )
+    assert conf.broker_session_timeout == 6.0
+    assert conf.broker_heartbeat_interval == pytest.approx(2.0)  # a third of a short session
+    long = Settings.from_env({"CONSENTGATE_SESSION_TIMEOUT_S": "60", "CONSENTGATE_DATA_DIR": "x"})
+    assert faust_settings(long, 3)["broker_heartbeat_interval"] == 3.0
