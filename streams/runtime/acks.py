@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streams.runtime.holes import COUNTED, NOT_COUNTED, TAKEN
+
 log = logging.getLogger(__name__)
 
 
@@ -60,34 +62,33 @@ class AckOrder:
         self._queues: dict[str, deque[_Taken]] = {}
         self._where: dict[int, tuple[str, _Taken]] = {}
         self.releasing = False  # true only while this releases acknowledgements
-        # (topic, partition) -> the offset read again to fill a hole (app.read_holes_again):
-        # its record is followed through take, acknowledgement or refusal, in the log.
+        # (topic, partition) -> the offset read again to fill a hole (holes.py): its record is
+        # followed through take, acknowledgement or refusal, in the log and to `on_followed`.
         self.watched: dict[tuple[str, int], int] = {}
+        self.on_followed: Callable[[tuple[str, int], int, str], None] | None = None
 
     def refused(self, message: Any = None) -> None:
         """An acknowledgement that did not come from here was refused (counted as stale)."""
-        self._follow(message, "its acknowledgement from outside the gate's release was refused")
+        self._follow(
+            message, NOT_COUNTED, "its acknowledgement from outside the gate's release was refused"
+        )
         if self._on_stale is not None:
             self._on_stale(1)
 
-    def watch(self, topic: str, partition: int, offset: int | None) -> None:
-        """Follow `offset` of a partition read again (None: stop following the partition)."""
-        if offset is None:
-            self.watched.pop((topic, partition), None)
-        else:
-            self.watched[(topic, partition)] = offset
-
-    def _follow(self, message: Any, what: str) -> None:
+    def _follow(self, message: Any, outcome: str, what: str) -> None:
         if not self.watched or message is None:
             return
-        topic, partition = getattr(message, "topic", None), getattr(message, "partition", None)
-        offset = self.watched.get((topic, partition))  # type: ignore[arg-type]
-        if offset is not None and offset == getattr(message, "offset", None):
-            log.warning(
-                "%s[%d]: offset %d, read again to fill a hole: %s (fetched in generation %s, "
-                "now %s)", topic, partition, offset, what,
-                getattr(message, "generation_id", None), self._generation(),
-            )  # fmt: skip
+        key = (getattr(message, "topic", None), getattr(message, "partition", None))
+        offset = self.watched.get(key)  # type: ignore[arg-type]
+        if offset is None or offset != getattr(message, "offset", None):
+            return
+        log.warning(
+            "%s[%d]: offset %d, read again to fill a hole: %s (fetched in generation %s, now %s)",
+            key[0], key[1], offset, what, getattr(message, "generation_id", None),
+            self._generation(),
+        )  # fmt: skip
+        if self.on_followed is not None:
+            self.on_followed(key, offset, outcome)  # type: ignore[arg-type]
 
     def taken(self, agent: str, events: Sequence[Any]) -> None:
         """`events` (this very object, which `completed` will be given) was taken by `agent`."""
@@ -95,7 +96,7 @@ class AckOrder:
             return  # handled again after a retry: it keeps its place
         if self.watched:
             for event in events:
-                self._follow(event.message, f"taken by the {agent} agent")
+                self._follow(event.message, TAKEN, f"taken by the {agent} agent")
         entry = _Taken(events)
         self._queues.setdefault(agent, deque()).append(entry)
         self._where[id(events)] = (agent, entry)
@@ -128,13 +129,14 @@ class AckOrder:
                 fetched_in = self._generation_of(event)
                 if current is not None and fetched_in is not None and fetched_in != current:
                     stale += 1
-                    self._follow(event.message, "not acknowledged: fetched before a rebalance")
+                    self._follow(
+                        event.message, NOT_COUNTED, "not acknowledged: fetched before a rebalance"
+                    )
                     continue
                 done = event.ack()
                 if self.watched:
-                    self._follow(
-                        event.message, f"acknowledged ({'counted' if done else 'not counted'})"
-                    )
+                    outcome = COUNTED if done else NOT_COUNTED
+                    self._follow(event.message, outcome, f"acknowledged ({outcome})")
         finally:
             self.releasing = False
         if stale:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,7 +33,8 @@ from streams.runtime.erasure import add_erasure_agent
 from streams.runtime.faust_monitor import FaustCollector, GateMonitor
 from streams.runtime.gate import Gate, Inbound
 from streams.runtime.health import install_health
-from streams.runtime.ordering import AppliedPositions, OrderingHold, TopicPartition
+from streams.runtime.holes import HoleRepair
+from streams.runtime.ordering import AppliedPositions, HoldResult, OrderingHold, TopicPartition
 from streams.runtime.outputs import KafkaOutputs, Outputs
 from streams.runtime.statestore import WriteBehindStore
 from streams.runtime.store_check import resolve_data_dir
@@ -52,6 +54,8 @@ REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
 HOLE_READS = 3  # reads of one undecided offset before it is left to a restart
+HOLE_PATIENCE_S = 30.0  # for a record read again to come back before it is read once more
+HOLD_REPORT_EVERY_S = 10.0
 # Waits for the schema registry: doubling from the first to the longest.
 REGISTRY_RETRY_FIRST_S = 0.2
 REGISTRY_RETRY_MAX_S = 5.0
@@ -424,10 +428,27 @@ def create_app(
         needed += [(erasures_name, p) for p in partitions_seen]  # an erasure too (§6)
         needed += ga.agreements.partitions()
         hold = await ga.ordering.hold(needed)
+        if not hold.caught_up:
+            report_hold_expired(hold)
         with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
             for event in events:
                 ga.gate.decide_intent(inbound(event.message), hold)
             store.flush()
+
+    hold_reported = [0.0]
+
+    def report_hold_expired(hold: HoldResult) -> None:
+        """Say which state partitions held a batch past the wait (at most every 10 s): the
+        batch is denied STATE_NOT_CURRENT, and the partitions name what is behind."""
+        now = time.monotonic()
+        if now - hold_reported[0] < HOLD_REPORT_EVERY_S:
+            return
+        hold_reported[0] = now
+        shown = ", ".join(f"{t}[{p}] at {at} of {need}" for (t, p), at, need in hold.behind[:4])
+        log.warning(
+            "intents denied STATE_NOT_CURRENT: state not applied within %.1f s (%s%s)",
+            hold.waited_s, shown, ", ..." if len(hold.behind) > 4 else "",
+        )  # fmt: skip
 
     intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
 
@@ -447,51 +468,38 @@ def create_app(
         faust_compat.gaps_only_in(app, compacted, refused_gap)
         faust_compat.commit_no_hole(app, compacted)
 
-    holes: dict[Any, int] = {}
-    tries: dict[tuple[Any, int], int] = {}
+    repair: HoleRepair[Any] = HoleRepair(patience_s=HOLE_PATIENCE_S, max_reads=HOLE_READS)
+    acks.on_followed = repair.followed
 
     @app.timer(interval=HOLE_CHECK_S)
     async def read_holes_again() -> None:
-        """A partition whose commit waits at an offset nobody acknowledged, at two checks in a
-        row, is read again from there: the fetch skipped that message (acks.py,
+        """A partition whose commit waits at an offset nobody acknowledged is read again from
+        there (holes.py says when): the fetch skipped that message (acks.py,
         faust_compat.gaps_only_in). In-order release makes every other wait transient:
-        acknowledged offsets are a prefix of those taken. At most HOLE_READS times per offset:
-        a hole that reading again does not fill is left to the commit (it waits there, and a
-        restart reads the partition from it) rather than read again for ever."""
+        acknowledged offsets are a prefix of those taken."""
         if getattr(app, "rebalancing", False):
-            holes.clear()
+            repair.rebalancing()
             return
-        found = faust_compat.unacknowledged_heads(app.consumer)
-        for tp, offset in found.items():
-            if holes.get(tp) != offset:
-                continue
-            done = tries.get((tp, offset), 0)
-            if done >= HOLE_READS:
-                if done == HOLE_READS:
-                    tries[(tp, offset)] = done + 1
-                    log.error(
-                        "%s[%d]: offset %d is still undecided after %d reads; the commit waits "
-                        "there (lag grows) until the worker restarts", tp.topic, tp.partition,
-                        offset, HOLE_READS,
-                    )  # fmt: skip
-                continue
-            tries[(tp, offset)] = done + 1
+        found = repair.check(faust_compat.unacknowledged_heads(app.consumer), time.monotonic())
+        for tp, offset in found.given_up:
+            log.error(
+                "%s[%d]: offset %d is still undecided after %d reads; the commit waits there "
+                "(lag grows) until the worker restarts", tp.topic, tp.partition, offset,
+                HOLE_READS,
+            )  # fmt: skip
+        for tp, offset in found.decided:
+            log.info("%s[%d]: offset %d, read again, is decided", tp.topic, tp.partition, offset)
+        acks.watched = {(tp.topic, tp.partition): o for tp, o in repair.watching().items()}
+        for tp, offset in found.read_again:
             log.warning(
                 "%s[%d]: offset %d was skipped by the fetch and never decided; reading the "
                 "partition again from it", tp.topic, tp.partition, offset,
             )  # fmt: skip
-            acks.watch(tp.topic, tp.partition, offset)  # its record is followed in the log
             try:
                 if await faust_compat.read_again_from(app.consumer, tp, offset):
                     metrics.holes_read_again.inc()
             except Exception:  # a failed repair must not stop the worker: the next check
                 log.exception("could not read %s[%d] again", tp.topic, tp.partition)
-        holes.clear()
-        holes.update(found)
-        for key in [key for key in tries if found.get(key[0]) != key[1]]:
-            del tries[key]  # filled: forget it
-            acks.watch(key[0].topic, key[0].partition, None)
-            log.info("%s[%d]: offset %d is decided", key[0].topic, key[0].partition, key[1])
 
     @app.task
     async def drain_directly() -> None:

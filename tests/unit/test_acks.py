@@ -123,12 +123,12 @@ def test_releasing_is_set_only_while_acknowledging() -> None:
 def test_an_offset_read_again_is_followed_through_take_and_acknowledgement(caplog) -> None:
     clock = Clock()
     acks = order(clock, stale=[])
-    acks.watch("send-intents", 0, 898)
-    acks.watch("send-intents", 1, 5)
-    acks.watch("send-intents", 1, None)  # filled: no longer followed
+    acks.watched = {("send-intents", 0): 898}
+    followed: list[tuple[tuple[str, int], int, str]] = []
+    acks.on_followed = lambda tp, offset, outcome: followed.append((tp, offset, outcome))
     caplog.set_level("WARNING", logger="streams.runtime.acks")
     fresh, old = batch(range(897, 900)), batch(range(898, 899), generation=0)
-    other = [FakeEvent(FakeMessage(5, partition=1))]
+    other = [FakeEvent(FakeMessage(898, partition=1))]  # another partition's offset 898
     for b in (fresh, old, other):
         acks.taken("intent", b)
         acks.completed(b)
@@ -140,3 +140,6 @@ def test_an_offset_read_again_is_followed_through_take_and_acknowledgement(caplo
     assert "acknowledged (counted)" in lines[1] and "generation 1, now 1" in lines[1]
     assert "fetched before a rebalance" in lines[3] and "generation 0" in lines[3]
     assert "was refused" in lines[4]
+    outcomes = [outcome for _, _, outcome in followed]
+    assert outcomes == ["taken", "counted", "taken", "not counted", "not counted"]
+    assert {(tp, offset) for tp, offset, _ in followed} == {(("send-intents", 0), 898)}
