@@ -137,7 +137,8 @@ class DeliveryReconciler:
 
     def _verdict(self, msg: Inbound, ts_ms: int) -> None:
         try:
-            outcome = IntentOutcome.of(self.ga.gate.codec.decode(topics.VERDICTS, msg.value))
+            decoded = self.ga.gate.codec.decode(topics.VERDICTS, msg.value, trusted=True)
+            outcome = IntentOutcome.of(decoded)
         except DecodeError as exc:  # not the gate's: nothing to reconcile with
             log.warning("unreadable verdict %s[%d]@%d: %s", msg.topic, msg.partition,
                         msg.offset, exc)  # fmt: skip

@@ -438,6 +438,21 @@ def test_negative_union_index_is_not_read_as_the_last_branch(codec: WireCodec) -
     )
 
 
+def test_trusted_decode_skips_only_the_canonical_check(codec: WireCodec) -> None:
+    # The reconciler reads the gate's own verdicts back: no re-encode, every other check stays.
+    intent_id = codec.current_schema_id(topics.INTENTS)
+    odd = header(intent_id) + intent_body(id_field=b"\x84\x00m1")  # over-long varint
+    expect(codec, topics.INTENTS, odd, "non_canonical")
+    assert codec.decode(topics.INTENTS, odd, trusted=True)["id"] == "m1"
+    good = codec.encode(topics.INTENTS, SAMPLES["send-intents"])
+    assert codec.decode(topics.INTENTS, good, trusted=True) == codec.decode(topics.INTENTS, good)
+    for bad, error_class in ((good + b"\x00", "trailing_bytes"), (good[:4], "wire_header"),
+                             (good[: len(good) // 2], "avro_decode")):  # fmt: skip
+        with pytest.raises(DecodeError) as raised:
+            codec.decode(topics.INTENTS, bad, trusted=True)
+        assert raised.value.error_class == error_class
+
+
 def test_union_index_out_of_range(codec: WireCodec) -> None:
     intent_id = codec.current_schema_id(topics.INTENTS)
     expect(
