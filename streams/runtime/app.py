@@ -55,6 +55,7 @@ REVOKE_FLUSH_TIMEOUT_S = 30.0
 HOLE_CHECK_S = 5.0
 HOLE_READS = 3  # reads of one undecided offset before it is left to a restart
 HOLE_PATIENCE_S = 30.0  # for a record read again to come back before it is read once more
+HOLE_CONFIRM_S = 10.0  # unacknowledged at the head this long: a hole, not a record in flight
 HOLD_REPORT_EVERY_S = 10.0
 # Waits for the schema registry: doubling from the first to the longest.
 REGISTRY_RETRY_FIRST_S = 0.2
@@ -468,7 +469,9 @@ def create_app(
         faust_compat.gaps_only_in(app, compacted, refused_gap)
         faust_compat.commit_no_hole(app, compacted)
 
-    repair: HoleRepair[Any] = HoleRepair(patience_s=HOLE_PATIENCE_S, max_reads=HOLE_READS)
+    repair: HoleRepair[Any] = HoleRepair(
+        confirm_s=HOLE_CONFIRM_S, patience_s=HOLE_PATIENCE_S, max_reads=HOLE_READS
+    )
     acks.on_followed = repair.followed
 
     @app.timer(interval=HOLE_CHECK_S)
@@ -492,7 +495,7 @@ def create_app(
         acks.watched = {(tp.topic, tp.partition): o for tp, o in repair.watching().items()}
         for tp, offset in found.read_again:
             log.warning(
-                "%s[%d]: offset %d was skipped by the fetch and never decided; reading the "
+                "%s[%d]: offset %d was skipped or read and never decided; reading the "
                 "partition again from it", tp.topic, tp.partition, offset,
             )  # fmt: skip
             try:

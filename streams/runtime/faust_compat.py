@@ -127,18 +127,40 @@ def acknowledge_only_when(
 
 
 def unacknowledged_heads(consumer: Any) -> dict[Any, int]:
-    """Assigned partitions where faust holds acknowledged offsets beyond the committed one while
-    the committed offset itself (the next to read) was never acknowledged: {tp: that offset}.
-    faust's commit waits at such a hole for ever; `acks.py` explains why only a message faust
-    skipped can make one, and the app reads the partition again from there."""
+    """Assigned partitions whose committed offset (the next to read) holds a record that was
+    read but never acknowledged: {tp: that offset}. Either faust holds acknowledged offsets
+    beyond it, or faust's read position has reached it while the partition holds records from
+    there on (the highwater is past it) and nothing after it was acknowledged: a record fetched
+    in the generation before a rebalance, skipped by the stream, and never fetched again (an
+    opt-out partition stuck so held every intent's read-your-opt-outs wait). faust's commit
+    waits at such an offset for ever; `acks.py` explains why only a message faust skipped can
+    make one, and the app reads the partition again from there. A partition just moved back to
+    its committed offset reads the same way until the record arrives: the caller waits before
+    calling it a hole (`holes.py`)."""
     assignment = consumer.assignment()
     committed = consumer._committed_offset
+    read_offsets = consumer._read_offset
     heads: dict[Any, int] = {}
-    for tp, acked in list(consumer._acked.items()):
+    for tp in assignment:
         offset = committed.get(tp)
-        if acked and offset is not None and tp in assignment and min(acked) > offset:
+        if offset is None:
+            continue
+        acked = consumer._acked.get(tp)
+        if acked:
+            if min(acked) > offset:
+                heads[tp] = offset
+            continue
+        read = read_offsets.get(tp)
+        if read is not None and read >= offset and offset < _highwater(consumer, tp):
             heads[tp] = offset
     return heads
+
+
+def _highwater(consumer: Any, tp: Any) -> int:
+    try:
+        return int(consumer.highwater(tp) or -1)
+    except Exception:  # not fetched yet, or moving: not a hole this time
+        return -1
 
 
 def gaps_only_in(app: Any, topics: set[str], on_refused: Callable[[Any, int, int], None]) -> None:

@@ -6,7 +6,7 @@ app finds it (`faust_compat.unacknowledged_heads`) and reads the partition again
 already queued come first, and a batch of intents may wait for its state partitions, so the
 record read again can take tens of seconds to reach its agent (the handover test saw 20 to 60 s).
 Reading again before it arrives only queues the same records once more. So an offset is read
-again when it has been the head of an unacknowledged run at two checks in a row, then again only
+again once it has waited unacknowledged at the head for `confirm_s`, then again only
 once the record has come back without being counted (fetched before a rebalance, or its
 acknowledgement refused) or `patience_s` has passed without it coming back, at most `max_reads`
 times; after that the commit waits there (the lag alert fires) and a restart reads the partition
@@ -42,10 +42,13 @@ class HoleCheck(Generic[K]):
 
 
 class HoleRepair(Generic[K]):
-    def __init__(self, *, patience_s: float = 30.0, max_reads: int = 3) -> None:
+    def __init__(
+        self, *, confirm_s: float = 10.0, patience_s: float = 30.0, max_reads: int = 3
+    ) -> None:
+        self.confirm_s = confirm_s
         self.patience_s = patience_s
         self.max_reads = max_reads
-        self._previous: dict[K, int] = {}  # heads seen at the previous check
+        self._since: dict[K, tuple[int, float]] = {}  # partition -> (head, first seen at)
         self._reads: dict[tuple[K, int], _Reads] = {}
 
     def followed(self, tp: K, offset: int, outcome: str) -> None:
@@ -56,15 +59,20 @@ class HoleRepair(Generic[K]):
 
     def rebalancing(self) -> None:
         """A rebalance resets what was seen: faust seeks every assigned partition anyway."""
-        self._previous.clear()
+        self._since.clear()
 
     def check(self, heads: Mapping[K, int], now: float) -> HoleCheck[K]:
         """`heads`: {partition: the offset its commit waits at, unacknowledged}."""
         read_again: list[tuple[K, int]] = []
         given_up: list[tuple[K, int]] = []
+        since: dict[K, tuple[int, float]] = {}
         for tp, offset in heads.items():
-            if self._previous.get(tp) != offset:
-                continue  # new, or moving: not a hole yet
+            seen = self._since.get(tp)
+            since[tp] = seen if seen is not None and seen[0] == offset else (offset, now)
+        self._since = since
+        for tp, offset in heads.items():
+            if now - since[tp][1] < self.confirm_s:
+                continue  # new, or moving: maybe a record still on its way, not a hole yet
             reads = self._reads.setdefault((tp, offset), _Reads())
             if reads.count > self.max_reads:
                 continue  # given up, and said so
@@ -81,7 +89,6 @@ class HoleRepair(Generic[K]):
         decided = tuple(key for key in self._reads if heads.get(key[0]) != key[1])
         for key in decided:
             del self._reads[key]
-        self._previous = dict(heads)
         return HoleCheck(tuple(read_again), tuple(given_up), decided)
 
     def watching(self) -> dict[K, int]:

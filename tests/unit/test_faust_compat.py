@@ -325,18 +325,34 @@ def test_a_commit_waiting_at_an_unacknowledged_offset_is_found() -> None:
     # faust's commit stops at a hole at the head of the acknowledged offsets.
     assert "if min(acked) - committed_offset > 1:" in inspect.getsource(FaustConsumer._new_offset)
 
+    assert "self._read_offset = defaultdict(lambda: None)" in init
+    assert "set_read_offset(tp, offset)" in inspect.getsource(FaustConsumer._drain_messages)
+
     class Consumer:
         def __init__(self) -> None:
             self._acked: dict[str, list[int]] = defaultdict(list)
             self._committed_offset: dict[str, int | None] = defaultdict(lambda: None)
+            self._read_offset: dict[str, int | None] = defaultdict(lambda: None)
+            self.highwaters = {"stuck": 24, "at_end": 24, "sought": 30, "unknown": 9}
 
         def assignment(self) -> set[str]:
-            return {"held", "flowing", "fresh", "empty"}
+            return {"held", "flowing", "fresh", "empty", "stuck", "at_end", "sought", "unknown"}
+
+        def highwater(self, tp: str) -> int:
+            if tp == "unknown":
+                raise AssertionError("Partition is not assigned")  # aiokafka, mid-rebalance
+            return self.highwaters.get(tp, -1)
 
     consumer = Consumer()
     consumer._committed_offset.update(held=10, flowing=10, gone=3, empty=4)
     consumer._acked.update(held=[12, 13], flowing=[10, 11], fresh=[5], gone=[9], empty=[])
-    assert faust_compat.unacknowledged_heads(consumer) == {"held": 10}
+    # stuck: offset 23 was read (fetched before a rebalance, skipped) and nothing after it
+    # exists to acknowledge; at_end: everything read and committed; sought: moved back to 20,
+    # reads the same as stuck until its record arrives (the caller waits before calling it one)
+    consumer._committed_offset.update(stuck=23, at_end=24, sought=20, unknown=5)
+    consumer._read_offset.update(stuck=23, at_end=23, sought=20, unknown=5)
+    heads = faust_compat.unacknowledged_heads(consumer)
+    assert heads == {"held": 10, "stuck": 23, "sought": 20}
     assert "fresh" not in consumer._committed_offset  # looked up without creating entries
 
 
