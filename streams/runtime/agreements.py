@@ -128,7 +128,7 @@ class AgreementsView:
                 for tp, messages in batches.items():
                     for message in messages:
                         self.apply(message.key, message.value, message.timestamp)
-                        self._positions.advance((tp.topic, tp.partition), message.offset)
+                        self._positions.advance_to((tp.topic, tp.partition), message.offset + 1)
         finally:
             await self.stop()
 

@@ -325,7 +325,9 @@ def create_app(
         faust_compat.fetched_generation,
         on_stale=metrics.stale_acks.inc,
     )
-    positions = AppliedPositions()
+    positions = AppliedPositions(
+        committed=lambda tp: faust_compat.committed_offsets(app.consumer).get(TP(*tp))
+    )
     agreements = AgreementsView(
         settings, names[topics.PARTNER.base], partner_partitions, codec, positions
     )

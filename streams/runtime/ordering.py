@@ -35,36 +35,102 @@ class HoldResult:
 
 
 class AppliedPositions:
-    """Per topic-partition, the next offset this worker has not yet applied.
+    """Per topic-partition, the next offset this worker has not yet applied: every offset below
+    it has been applied (or dead-lettered).
 
-    Agents call `advance` after applying (or dead-lettering) a record; holders wait on it.
-    A partition whose position is unknown has not been seen since assignment; `seed` sets it from
-    the committed offset, which faust guarantees was fully applied before it was committed.
+    The position moves only over contiguous offsets. Around a rebalance faust's fetch can jump
+    past records, or skip one fetched in the generation before, and deliver later ones first;
+    those are read again (`holes.py`), and until then the position stays at the first missing
+    offset, so an intent is never held against opt-outs that were not applied (the handover test
+    found intents allowed after an acknowledged opt-out the fetch had skipped). Records applied
+    beyond the position are kept (`AHEAD_LIMIT` at most per partition) and counted once the gap
+    fills.
+
+    A partition whose position is unknown (not seen since assignment) starts from the committed
+    offset, which faust guarantees was fully applied before it was committed: `committed(tp)`
+    (faust's map, no request) when an agent first applies a record, else `seed` (the hold asks
+    the broker). A later committed offset may always move a position forward (`seed`).
+    A reader that reads its partition in order on its own consumer (the agreements view, on a
+    compacted topic where offsets legitimately skip) uses `advance_to`.
     """
 
-    def __init__(self) -> None:
+    AHEAD_LIMIT = 100_000
+
+    def __init__(self, committed: Callable[[TopicPartition], int | None] | None = None) -> None:
         self._next: dict[TopicPartition, int] = {}
+        self._ahead: dict[TopicPartition, set[int]] = {}
+        self._committed = committed
         self._changed = asyncio.Event()
 
     def position(self, tp: TopicPartition) -> int | None:
         return self._next.get(tp)
 
     def seed(self, tp: TopicPartition, offset: int) -> None:
+        """Everything below `offset` is applied (a committed offset): the position is at least
+        that, and moves on over what was applied beyond it."""
         current = self._next.get(tp)
         if current is None or offset > current:
             self._next[tp] = offset
+            self._catch_up(tp)
             self._wake()
 
     def advance(self, tp: TopicPartition, offset: int) -> None:
         """Record that the record at `offset` has been handled."""
-        if offset + 1 > self._next.get(tp, -1):
+        current = self._next.get(tp)
+        if current is None and self._committed is not None:
+            committed = self._committed(tp)
+            if committed is not None:
+                self.seed(tp, committed)
+                current = self._next[tp]
+        if current is not None and offset < current:
+            return  # read again: already counted
+        if current is not None and offset == current:
             self._next[tp] = offset + 1
+            self._catch_up(tp)
             self._wake()
+            return
+        ahead = self._ahead.setdefault(tp, set())
+        if len(ahead) >= self.AHEAD_LIMIT:
+            ahead.clear()  # the position stays behind (holds deny, never allow) until a seed
+        ahead.add(offset)
+
+    def advance_to(self, tp: TopicPartition, next_offset: int) -> None:
+        """An in-order reader has read everything below `next_offset`."""
+        if next_offset > self._next.get(tp, -1):
+            self._next[tp] = next_offset
+            self._wake()
+
+    def _catch_up(self, tp: TopicPartition) -> None:
+        ahead = self._ahead.get(tp)
+        if not ahead:
+            return
+        position = self._next[tp]
+        while position in ahead:
+            ahead.discard(position)
+            position += 1
+        self._next[tp] = position
+        if not ahead:
+            del self._ahead[tp]
+
+    def reseed(self, tps: Iterable[TopicPartition]) -> None:
+        """Move each of `tps` up to its committed offset where that is further (a position left
+        behind by a gap that a re-read filled and the commit then passed)."""
+        if self._committed is None:
+            return
+        for tp in tps:
+            committed = self._committed(tp)
+            current = self._next.get(tp)
+            if committed is not None and (current is None or committed > current):
+                ahead = self._ahead.get(tp)
+                if ahead:
+                    ahead.difference_update([o for o in ahead if o < committed])
+                self.seed(tp, committed)
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         """Drop partitions this worker no longer owns (after a rebalance)."""
         for tp in tps:
             self._next.pop(tp, None)
+            self._ahead.pop(tp, None)
 
     def _wake(self) -> None:
         self._changed.set()
@@ -110,6 +176,9 @@ class OrderingHold:
             return HoldResult(True, 0.0)
         required = dict(await self._end_offsets(state_partitions))
         behind = self.positions.lagging(required)
+        if behind:
+            self.positions.reseed(tp for tp, _, _ in behind)
+            behind = self.positions.lagging(required)
         if behind and self._seed_positions is not None:
             unknown = [tp for tp, applied, _ in behind if applied < 0]
             if unknown:
@@ -122,5 +191,6 @@ class OrderingHold:
             if remaining <= 0:
                 return HoldResult(False, time.perf_counter() - started, tuple(behind))
             await self.positions.changed(min(remaining, 0.05))
+            self.positions.reseed(tp for tp, _, _ in behind)  # the commit may have moved on
             behind = self.positions.lagging(required)
         return HoldResult(True, time.perf_counter() - started)
