@@ -214,8 +214,9 @@ async def read_again_from(consumer: Any, tp: Any, offset: int) -> bool:
     delivering `tp`'s later records, which move it forward again: faust then drops the records
     fetched again as already read. So `tp` is paused first (faust's fetch loop delivers no more
     of a paused partition's records), a record already on its way is let through, and only then
-    is `tp` moved back and resumed. faust's own partition sets hold only its `TP` type (the
-    consumer's bookkeeping may hold the driver's), so `tp` is converted first."""
+    is `tp` moved back (in the consumer's own thread) and resumed. faust's own partition sets
+    hold only its `TP` type (the consumer's bookkeeping may hold the driver's), so `tp` is
+    converted first."""
     from faust.types import TP
 
     tp = TP(tp.topic, tp.partition)
@@ -224,7 +225,11 @@ async def read_again_from(consumer: Any, tp: Any, offset: int) -> bool:
     consumer.pause_partitions([tp])
     try:
         await asyncio.sleep(READ_AGAIN_SETTLE_S)
-        await consumer.seek(tp, offset)
+        # seek_wait, not seek: faust's aiokafka `seek` moves aiokafka's position from this
+        # thread while its consumer thread iterates the fetched records (KeyError in aiokafka's
+        # fetcher, seen crashing the fetcher); seek_wait runs in the consumer thread and sets
+        # faust's read offset as seek does.
+        await consumer.seek_wait({tp: offset})
     finally:
         if tp in consumer.assignment():
             consumer.resume_partitions([tp])
