@@ -37,13 +37,6 @@ RATE = 150.0  # intents/s, with an opt-out every 20
 SESSION_TIMEOUT_S = 10
 
 
-@pytest.mark.xfail(
-    reason="issue 13, narrowed: a commit no longer passes an undecided intent (the bug this test "
-    "found), but in some runs one intent skipped at the rebalance is not decided by reading its "
-    "partition again, so it waits for a restart (lost=1 here). 4 of 4 local runs and the broker "
-    "restart tests passed; the first CI dry run hit it once. Runs, and reports, every time.",
-    strict=False,
-)
 @pytest.mark.parametrize("standby", [0, 1])
 def test_survivor_takes_over_a_killed_worker(kafka_stack, unique_name, tmp_path, standby):
     people = SmsRecipients(6_300_000 + 10_000 * standby)
