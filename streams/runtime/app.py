@@ -529,8 +529,12 @@ def create_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
-        """The next owner rebuilds from the changelog: deliver what is queued before it reads."""
-        positions.forget((tp.topic, tp.partition) for tp in revoked)
+        """The next owner rebuilds from the changelog: deliver what is queued before it reads.
+        The agreements view reads every partner partition on its own consumer, whatever the
+        group assigns: its positions stay (forgotten, no record would bring them back, and
+        every intent would wait for them and be denied STATE_NOT_CURRENT)."""
+        partner = names[topics.PARTNER.base]
+        positions.forget((tp.topic, tp.partition) for tp in revoked if tp.topic != partner)
         if isinstance(outputs, KafkaOutputs):
             outputs.flush(REVOKE_FLUSH_TIMEOUT_S)
 
