@@ -32,6 +32,12 @@ def register(subparsers: Any) -> None:
         "--latency-rate", type=float, help="fixed rate in intents/s (instead of --latency-load)"
     )
     parser.add_argument("--optout-samples", type=int, help="opt-out-to-enforcement samples")
+    parser.add_argument(
+        "--scale-workers",
+        type=int,
+        default=0,
+        help="also decide fresh intents with 1, then N workers in one group (step 8; 0: skip)",
+    )
     parser.add_argument("--work-dir", type=Path, help="worker data and logs (default: a temp dir)")
     parser.add_argument("--out", type=Path, help="also write the JSON report to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and work dir")
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         keep=args.keep,
         kafka_version=args.kafka_version,
+        scale_workers=args.scale_workers,
     )
     try:
         report = Bench(settings, sizes_from(args), options, progress).run()

@@ -180,8 +180,10 @@ def intent_records(
     clock: Clock,
     seed: int = 13,
     invalid_share: float = 0.01,
+    id_prefix: str = "m",
 ) -> Iterator[dict[str, Any]]:
-    """About 70% promotional, 20% transactional, 10% legal and opt-out confirmations."""
+    """About 70% promotional, 20% transactional, 10% legal and opt-out confirmations; ids are
+    `id_prefix` and a counter."""
     rng = random.Random(seed)
     for n in range(count):
         r = recipients[rng.randrange(len(recipients))]
@@ -189,7 +191,7 @@ def intent_records(
         sender = FIRST_PARTY if rng.random() < 0.85 else rng.choice(PARTNERS)
         record: dict[str, Any] = {
             "type": "intent",
-            "id": f"m{n}",
+            "id": f"{id_prefix}{n}",
             "at": clock.tick(1),
             "channel": r.channel,
             "address": r.address,

@@ -50,7 +50,7 @@ def report(kafka_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     )
     result = subprocess.run(
         [
-            sys.executable, "-m", "streams", "bench", "--quick", "--json",
+            sys.executable, "-m", "streams", "bench", "--quick", "--json", "--scale-workers", "2",
             "--work-dir", str(work_dir), "--kafka-version", kafka_stack.kafka_version,
         ],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -101,3 +101,17 @@ def test_report_describes_sizes_versions_and_machine(report: dict[str, Any]) -> 
     assert isinstance(machine["cpus"], int) and machine["cpus"] > 0
     assert positive(machine["memory_gib"])
     assert report["run"]["mode"] == "quick"
+
+
+@pytest.mark.timeout(660)
+def test_scale_out_measures_one_worker_then_two(report: dict[str, Any]) -> None:
+    scale = report["scale"]
+    assert scale["workers"] == 2 and set(scale["phases"]) == {"1", "2"}
+    for phase in scale["phases"].values():
+        assert positive(phase["verdicts_per_s"]) and positive(phase["cpu_us_per_verdict"])
+        # A settled group decides on current state: a worker that forgot the partner positions
+        # at a rebalance denied everything STATE_NOT_CURRENT (found by this step).
+        assert "STATE_NOT_CURRENT" not in phase["reasons"], phase["reasons"]
+        assert sum(phase["reasons"].values()) >= scale["intents_per_phase"]
+    one, two = scale["phases"]["1"]["verdicts_per_s"], scale["phases"]["2"]["verdicts_per_s"]
+    assert scale["speedup"] == pytest.approx(two / one, rel=0.01)

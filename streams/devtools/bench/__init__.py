@@ -37,6 +37,10 @@ and a consumer group of its own:
    produce an opt-out and wait for its acknowledgement, then at once a promotional intent for the
    same recipient; the sample is the time from the opt-out's ack to the deny verdict's arrival at
    a consumer in this process.
+8. **Scale-out** (`--scale-workers N`, off by default). Fresh intents decided by one worker, then
+   by N workers in one group on their own data directories, both measured the same way (live,
+   after every partition answered a probe): the speedup says whether adding workers helps on
+   this machine (`scale.py`).
 
 Peak worker memory is the largest VmHWM of the worker processes (/proc/PID/status, polled).
 *CPU per verdict* is the worker's CPU time during the drain (step 4) over its verdicts; the *cold
@@ -47,8 +51,8 @@ with it; its numbers mean nothing. `--json` prints only the report, one JSON obj
 Modules: `sizes` (how big a run is), `seeding` (step 1's child processes), `baseline` (step 3's
 child), `kafkaio` (readers, offsets, group commits), `measure` / `scrape` / `host` (numbers from
 /proc, the worker's metrics and log, the machine), `load`, `restarts`, `throughput`, `latency`,
-`optout` (the steps), `runner` (one run in order), `report` (definitions, order, table). The
-command itself is `streams.cli.bench`.
+`optout`, `scale` (the steps), `runner` (one run in order), `report` (definitions, order,
+table). The command itself is `streams.cli.bench`.
 """
 
 from streams.devtools.bench.errors import BenchError

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streams.devtools.bench import host, load, restarts, runtopics, throughput
+from streams.devtools.bench import host, load, restarts, runtopics, scale, throughput
 from streams.devtools.bench.context import Log, Phases, RunContext
 from streams.devtools.bench.errors import BenchError
 from streams.devtools.bench.latency import latency
@@ -46,6 +46,7 @@ class Options:
     work_dir: Path | None = None
     keep: bool = False
     kafka_version: str | None = None  # the broker version label for an external stack
+    scale_workers: int = 0  # step 8: 1 worker, then this many (0: skip)
 
 
 @contextlib.contextmanager
@@ -153,7 +154,7 @@ class Bench:
 
 
 def run_steps(ctx: RunContext, options: Options) -> None:
-    """Steps 1 to 7 of the module docstring, in order."""
+    """Steps 1 to 8 of the module docstring, in order."""
     from streams.serdes import codec_for
 
     with ctx.phase("topics and schemas"):
@@ -170,3 +171,4 @@ def run_steps(ctx: RunContext, options: Options) -> None:
     latency(ctx, options.latency_load, options.latency_rate)
     optout_enforcement(ctx)
     ctx.worker.stop()
+    scale.scale_out(ctx, bulk, options.scale_workers)
