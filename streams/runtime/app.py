@@ -57,6 +57,7 @@ HOLE_READS = 3  # reads of one undecided offset before it is left to a restart
 HOLE_PATIENCE_S = 30.0  # for a record read again to come back before it is read once more
 HOLE_CONFIRM_S = 10.0  # unacknowledged at the head this long: a hole, not a record in flight
 HOLD_REPORT_EVERY_S = 10.0
+KNOW_COMMITTED_TRIES = 5
 # Waits for the schema registry: doubling from the first to the longest.
 REGISTRY_RETRY_FIRST_S = 0.2
 REGISTRY_RETRY_MAX_S = 5.0
@@ -485,7 +486,9 @@ def create_app(
         if getattr(app, "rebalancing", False):
             repair.rebalancing()
             return
-        found = repair.check(faust_compat.unacknowledged_heads(app.consumer), time.monotonic())
+        heads = faust_compat.unacknowledged_heads(app.consumer)
+        gate_heads = {tp: offset for tp, offset in heads.items() if tp.topic in committed_topics}
+        found = repair.check(gate_heads, time.monotonic())
         for tp, offset in found.given_up:
             log.error(
                 "%s[%d]: offset %d is still undecided after %d reads; the commit waits there "
@@ -526,6 +529,36 @@ def create_app(
     @app.task
     async def follow_agreements() -> None:
         await ga.agreements.run()
+
+    # The group's own input topics that are not compacted: committed only over acknowledged
+    # offsets, read again from a hole (changelog partitions are faust's, never here).
+    committed_topics = {names[spec.base] for spec in topics.ALL if not spec.compacted}
+    learning: set[asyncio.Future[None]] = set()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def know_committed_offsets(app: Any, assigned: set[Any], **kwargs: Any) -> None:
+        """faust learns the group's committed offsets in its seek after recovery, and none for
+        a partition the group never committed; until it knows one, `commit_no_hole` commits
+        nothing there. Ask the broker (the beginning where the group never committed), in a
+        task so that the assignment does not wait for it."""
+        tps = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic in committed_topics)
+        if tps:
+            task = asyncio.ensure_future(learn_committed(tps))
+            learning.add(task)
+            task.add_done_callback(learning.discard)
+
+    async def learn_committed(tps: list[TopicPartition]) -> None:
+        for attempt in range(KNOW_COMMITTED_TRIES):
+            try:
+                found = dict(await agreements.committed_offsets(settings.app_id, tps))
+                never = [tp for tp in tps if tp not in found]
+                if never:
+                    found.update(await agreements.beginning_offsets(never))
+                faust_compat.know_committed(app.consumer, found)
+                return
+            except Exception:  # the broker is busy or away: try again, commits wait meanwhile
+                log.warning("could not read the group's committed offsets (try %d)", attempt + 1)
+                await asyncio.sleep(1.0 + attempt)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:

@@ -189,22 +189,41 @@ def commit_no_hole(app: Any, exempt: set[str]) -> None:
     """Never commit past an offset nobody acknowledged, on every topic but `exempt`.
 
     faust's commit skips a hole at the head of the acknowledged offsets when it is exactly one
-    offset wide (its check is `> 1` where `> 0` is meant): one message skipped during a
-    rebalance, and the commit passed it. The compacted topics (`exempt`) keep faust's own
-    check, where its gaps fill such holes."""
+    offset wide (its check is `> 1` where `> 0` is meant), and does not check at all while it
+    does not know the committed offset (after a revocation, before its seek; a partition the
+    group never committed): one message skipped during a rebalance, and the commit passed it.
+    So a partition is committed only while it is assigned and its committed offset is known
+    (`know_committed` gives one to partitions the group never committed), and never past an
+    unacknowledged head. The compacted topics (`exempt`) keep faust's own check, where its
+    gaps fill such holes."""
     consumer = app.consumer
     original = consumer._new_offset
 
     def new_offset(tp: Any) -> int | None:
         if tp.topic not in exempt:
-            acked = consumer._acked.get(tp)
             committed = consumer._committed_offset.get(tp)
-            if acked and committed is not None and min(acked) > committed:
+            if committed is None or tp not in consumer.assignment():
+                return None
+            acked = consumer._acked.get(tp)
+            if acked and min(acked) > committed:
                 return None
         result: int | None = original(tp)
         return result
 
     consumer._new_offset = new_offset
+
+
+def know_committed(consumer: Any, offsets: dict[Any, int]) -> None:
+    """Give faust a committed offset for assigned partitions it has none for (the group never
+    committed them: they are read from `offsets`, their beginning), so `commit_no_hole` can
+    check them. Never replaces one faust learnt from the broker."""
+    from faust.types import TP
+
+    assignment = consumer.assignment()
+    for tp, offset in offsets.items():
+        key = TP(tp[0], tp[1])
+        if key in assignment and consumer._committed_offset.get(key) is None:
+            consumer._committed_offset[key] = offset
 
 
 async def read_again_from(consumer: Any, tp: Any, offset: int) -> bool:

@@ -447,6 +447,8 @@ def test_the_commit_stops_at_a_one_offset_hole() -> None:
     TPx = type("TPx", (tuple,), {"topic": property(lambda self: self[0])})
     intents, partner = TPx(("p.send-intents", 0)), TPx(("p.partner-agreements", 0))
 
+    fresh, revoked = TPx(("p.optout-events", 1)), TPx(("p.send-intents", 5))
+
     class Consumer:
         def __init__(self) -> None:
             self._acked: dict[Any, list[int]] = defaultdict(list)
@@ -456,12 +458,25 @@ def test_the_commit_stops_at_a_one_offset_hole() -> None:
             acked = self._acked[tp]
             return max(acked) + 1 if acked else None
 
+        def assignment(self) -> set[Any]:
+            return {intents, partner, fresh}
+
     consumer = Consumer()
     app = type("App", (), {"consumer": consumer})()
     faust_compat.commit_no_hole(app, {"p.partner-agreements"})
-    consumer._committed_offset.update({intents: 976, partner: 976})
-    consumer._acked.update({intents: [977, 978], partner: [977, 978]})
+    consumer._committed_offset.update({intents: 976, partner: 976, revoked: 3})
+    consumer._acked.update({intents: [977, 978], partner: [977, 978], fresh: [211, 212]})
+    consumer._acked[revoked] = [3, 4]  # acknowledged late, after its revocation
     assert consumer._new_offset(intents) is None  # 976 was never acknowledged
     assert consumer._new_offset(partner) == 979  # compacted: faust's own rule
     consumer._acked[intents].insert(0, 976)
     assert consumer._new_offset(intents) == 979
+    # no committed offset known (before faust's seek, or never committed): no commit at all,
+    # until know_committed gives the group's beginning; a partition no longer assigned: none
+    assert consumer._new_offset(fresh) is None
+    assert consumer._new_offset(revoked) is None
+    faust_compat.know_committed(consumer, {("p.optout-events", 1): 201})
+    assert consumer._committed_offset[fresh] == 201
+    assert consumer._new_offset(fresh) is None  # 201-210 were never acknowledged
+    faust_compat.know_committed(consumer, {("p.optout-events", 1): 0})  # never replaces one
+    assert consumer._committed_offset[fresh] == 201
