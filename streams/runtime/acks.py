@@ -21,7 +21,12 @@ hundred that way). `faust_compat.acknowledge_only_when` makes the consumer refus
 acknowledgement that does not come from `AckOrder`, so a skipped message stays a hole the commit
 cannot pass. The seek that follows an assignment reads it again; where faust skipped it after
 that seek, the app finds the hole the commit waits at and reads the partition again from it
-(`app.py`, `read_holes_again`).
+(`app.py`, `read_holes_again`; `holes.py` says when).
+
+Two more guards complete it: faust commits a partition only while it is assigned and its
+committed offset is known (`faust_compat.commit_no_hole`, `know_committed`), and the
+read-your-opt-outs positions move only over contiguous offsets (`ordering.py`), so a skipped
+opt-out holds intents (denied STATE_NOT_CURRENT) instead of letting them through.
 """
 
 from __future__ import annotations
