@@ -433,6 +433,9 @@ def create_app(
         needed += ga.agreements.partitions()
         hold = await ga.ordering.hold(needed)
         if not hold.caught_up:
+            for tp, applied, _ in hold.behind:
+                if applied >= 0 and tp[0] in committed_topics:
+                    stuck_state[TP(*tp)] = applied  # read again from there if it stays (holes.py)
             report_hold_expired(hold)
         with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
             for event in events:
@@ -440,6 +443,10 @@ def create_app(
             store.flush()
 
     hold_reported = [0.0]
+    # State partitions a hold found behind, at the first offset not applied: a partition whose
+    # records never arrive (skipped with nothing after them, or left out of the fetch) is read
+    # again from there like any other hole.
+    stuck_state: dict[Any, int] = {}
 
     def report_hold_expired(hold: HoldResult) -> None:
         """Say which state partitions held a batch past the wait (at most every 10 s): the
@@ -488,6 +495,11 @@ def create_app(
             return
         heads = faust_compat.unacknowledged_heads(app.consumer)
         gate_heads = {tp: offset for tp, offset in heads.items() if tp.topic in committed_topics}
+        assigned = app.consumer.assignment()
+        for tp, applied in stuck_state.items():
+            if tp in assigned:
+                gate_heads.setdefault(tp, applied)
+        stuck_state.clear()
         found = repair.check(gate_heads, time.monotonic())
         for tp, offset in found.given_up:
             log.error(
