@@ -113,6 +113,17 @@ class AgreementsView:
             (tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0
         }
 
+    async def start_offsets(
+        self, group: str, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Where `group` starts reading each of `tps`: its committed offset, or the beginning
+        for a partition it never committed (it reads from the earliest)."""
+        found = dict(await self.committed_offsets(group, tps))
+        never = [tp for tp in tps if tp not in found]
+        if never:
+            found.update(await self.beginning_offsets(never))
+        return found
+
     async def run(self) -> None:
         """Follow the topic until cancelled."""
         consumer = await self._ensure_consumer()

@@ -346,27 +346,15 @@ def create_app(
     async def seed_positions(tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Committed offsets were applied before they were committed: start from there.
 
-        faust learns them in the seek that follows an assignment, but resumes the partitions
-        before it: the first batch of intents can come before faust knows. Then ask the broker,
-        and fall back to the beginning only for partitions the group never committed (starting
-        a quiet partition from the beginning would hold every intent until it times out)."""
-        seeded: dict[TopicPartition, int] = {}
-        unknown: list[TopicPartition] = []
-        committed = faust_compat.committed_offsets(app.consumer)
-        for tp in tps:
-            if tp[0] == names[topics.PARTNER.base]:
-                continue  # the agreements view keeps its own positions
-            offset = committed.get(TP(*tp))
-            if offset is None:
-                unknown.append(tp)
-            else:
-                seeded[tp] = offset
-        if unknown:
-            seeded.update(await agreements.committed_offsets(settings.app_id, unknown))
-            never = [tp for tp in unknown if tp not in seeded]
-            if never:
-                seeded.update(await agreements.beginning_offsets(never))
-        return seeded
+        The hold has already looked in faust's map (`AppliedPositions.reseed`); faust learns it
+        in the seek that follows an assignment, but resumes the partitions before it, so the
+        first batch of intents can come before faust knows. Then ask the broker, and fall back
+        to the beginning only for partitions the group never committed (starting a quiet
+        partition from the beginning would hold every intent until it times out)."""
+        partner = names[topics.PARTNER.base]  # the agreements view keeps its own positions
+        return await agreements.start_offsets(
+            settings.app_id, [tp for tp in tps if tp[0] != partner]
+        )
 
     ordering = OrderingHold(
         positions,
@@ -562,10 +550,7 @@ def create_app(
     async def learn_committed(tps: list[TopicPartition]) -> None:
         for attempt in range(KNOW_COMMITTED_TRIES):
             try:
-                found = dict(await agreements.committed_offsets(settings.app_id, tps))
-                never = [tp for tp in tps if tp not in found]
-                if never:
-                    found.update(await agreements.beginning_offsets(never))
+                found = await agreements.start_offsets(settings.app_id, tps)
                 faust_compat.know_committed(app.consumer, found)
                 return
             except Exception:  # the broker is busy or away: try again, commits wait meanwhile

@@ -71,6 +71,9 @@ class AppliedPositions:
         current = self._next.get(tp)
         if current is None or offset > current:
             self._next[tp] = offset
+            ahead = self._ahead.get(tp)
+            if ahead:  # what was applied below the new position no longer waits for a gap
+                ahead.difference_update([o for o in ahead if o < offset])
             self._catch_up(tp)
             self._wake()
 
@@ -113,17 +116,13 @@ class AppliedPositions:
             del self._ahead[tp]
 
     def reseed(self, tps: Iterable[TopicPartition]) -> None:
-        """Move each of `tps` up to its committed offset where that is further (a position left
-        behind by a gap that a re-read filled and the commit then passed)."""
+        """Move each of `tps` up to its committed offset where that is further (unknown since
+        the assignment, or left behind by a gap that a re-read filled and the commit passed)."""
         if self._committed is None:
             return
         for tp in tps:
             committed = self._committed(tp)
-            current = self._next.get(tp)
-            if committed is not None and (current is None or committed > current):
-                ahead = self._ahead.get(tp)
-                if ahead:
-                    ahead.difference_update([o for o in ahead if o < committed])
+            if committed is not None:
                 self.seed(tp, committed)
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
