@@ -7,6 +7,9 @@ address, a message id or a party id.
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -194,6 +197,30 @@ class GateMetrics:
             "(refreshed by the reconciler's check).",
             registry=r,
         )
+
+        self.gc_pause = Counter(
+            "consentgate_gc_pause_seconds",
+            "Wall time the interpreter spent in garbage collection, by generation (0, 1, 2): "
+            "the event loop is stopped meanwhile (`watch_gc`).",
+            ["generation"],
+            registry=r,
+        )
+
+    def watch_gc(self) -> Callable[[], None]:
+        """Count garbage-collection pauses into `gc_pause` until the returned function is called.
+        The hook is process-wide (`gc.callbacks`), so only a worker installs it, once."""
+        children = [self.gc_pause.labels(str(g)) for g in range(3)]
+        started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif started[0]:
+                children[min(info.get("generation", 2), 2)].inc(time.perf_counter() - started[0])
+                started[0] = 0.0
+
+        gc.callbacks.append(on_gc)
+        return lambda: gc.callbacks.remove(on_gc)
 
     def initialise(self) -> None:
         """Create at 0 every series whose labels are known at start-up, so a dashboard or an

@@ -69,6 +69,7 @@ def serve(settings: Settings) -> None:
     from streams.runtime.recovery import load_changelog
 
     load_changelog(settings, worker_app.table)  # faust then replays only the tail
+    worker_app.metrics.watch_gc()  # for the process's life: one worker per process
 
     log.info(
         "consentgate worker: app %s, topics prefix %r, web http://%s:%d/metrics",

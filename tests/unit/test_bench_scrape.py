@@ -11,6 +11,7 @@ from streams.devtools.bench.scrape import (
     HOLD_COUNT,
     HOLD_SUM,
     changelog_replay_seconds,
+    gc_pause_seconds,
     histogram_delta,
     latency_histogram,
     verdicts_total,
@@ -28,12 +29,20 @@ consentgate_decision_latency_seconds_bucket{le="+Inf"} 100.0
 consentgate_decision_latency_seconds_count 100.0
 consentgate_ordering_hold_seconds_sum 0.5
 consentgate_ordering_hold_seconds_count 4.0
+consentgate_gc_pause_seconds_total{generation="0"} 0.25
+consentgate_gc_pause_seconds_total{generation="2"} 1.5
+consentgate_gc_pause_seconds_created{generation="2"} 1.7e+09
 """
 
 
 def test_verdicts_total_sums_every_label_and_skips_other_series() -> None:
     assert verdicts_total(METRICS) == 150
     assert verdicts_total("") == 0
+
+
+def test_gc_pause_sums_the_generations_and_skips_created() -> None:
+    assert gc_pause_seconds(METRICS) == pytest.approx(1.75)
+    assert gc_pause_seconds("") == 0.0
 
 
 def test_latency_histogram_reads_buckets_and_the_hold() -> None:

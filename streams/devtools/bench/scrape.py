@@ -28,6 +28,15 @@ def verdicts_total(metrics_text: str) -> int:
     )
 
 
+def gc_pause_seconds(metrics_text: str) -> float:
+    """Seconds the worker has spent in garbage collection, all generations summed."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("consentgate_gc_pause_seconds_total{")
+    )
+
+
 def latency_histogram(metrics_text: str) -> dict[float, float]:
     """Cumulative bucket counts of the decision latency histogram by upper bound (s), and under
     HOLD_SUM / HOLD_COUNT the sum and count of the read-your-opt-outs hold histogram."""

@@ -43,13 +43,15 @@ def baseline(ctx: RunContext) -> None:
     ctx.say(f"baseline: {per_s:,.0f} verdicts/s over {len(out)} records")
 
 
-def _drain(ctx: RunContext) -> tuple[float, float, bool]:
+def _drain(ctx: RunContext) -> tuple[float, float, float, bool]:
     """Waits until the worker decided every intent or the window closed, then stops it:
-    (worker CPU s, broker CPU s, drained all). What is left is skipped for the next steps."""
+    (worker CPU s, its garbage-collection s, broker CPU s, drained all). What is left is
+    skipped for the next steps."""
     window = ctx.sizes.drain_seconds
     with ctx.phase(f"the gate drains the intents (at most {window:g}s)"):
         broker_cpu = ctx.broker_cpu()
         cpu_before = ctx.worker.cpu_seconds()
+        gc_before = ctx.worker.gc_pause_seconds()
         deadline = time.monotonic() + window
         decided = 0
         while time.monotonic() < deadline:
@@ -59,12 +61,13 @@ def _drain(ctx: RunContext) -> tuple[float, float, bool]:
                 break
             time.sleep(0.5)
         cpu = ctx.worker.cpu_seconds() - cpu_before
+        gc_s = ctx.worker.gc_pause_seconds() - gc_before
         broker_cpu = ctx.broker_cpu() - broker_cpu
         ctx.worker.stop()
         drained = decided >= ctx.sizes.intents
         if not drained:  # skip what is left, so that the next steps start on a live topic
             commit_group_at_end(ctx.bootstrap, ctx.settings.app_id, [ctx.topic(topics.INTENTS)])
-    return cpu, broker_cpu, drained
+    return cpu, gc_s, broker_cpu, drained
 
 
 def _tally(ctx: RunContext, verdicts: list[Record]) -> tuple[Counter[str], Counter[str]]:
@@ -89,7 +92,7 @@ def gate_drain(ctx: RunContext) -> None:
     start = topic_end_offsets(ctx.bootstrap, verdicts_topic)
     with ctx.phase("the gate: start on the pre-filled intents"):
         worker = ctx.worker.start()
-    cpu, broker_cpu, drained = _drain(ctx)
+    cpu, gc_s, broker_cpu, drained = _drain(ctx)
     verdicts = read_new(ctx.bootstrap, verdicts_topic, start)
     first_ms, last_ms = span_of([r.timestamp_ms for r in verdicts])
     per_s = rate(len(verdicts), first_ms, last_ms)
@@ -107,6 +110,10 @@ def gate_drain(ctx: RunContext) -> None:
         "ready_s": round(worker.ready_after_s or 0.0, 2),
         "worker_cpu_s": round(cpu, 2),
         "worker_cpu_ms_per_verdict": round(per_verdict(cpu, count, 1e3), 3),
+        # Garbage collection's share of the worker's CPU over the drain (issue 12, item 6):
+        # what GC tuning could win at most.
+        "worker_gc_s": round(gc_s, 3),
+        "worker_gc_share": round(gc_s / cpu, 4) if cpu > 0 else None,
         "broker_cpu_s": ctx.broker_figure(broker_cpu, 2),
         "broker_cpu_ms_per_verdict": ctx.broker_figure(per_verdict(broker_cpu, count, 1e3), 3),
         "decisions": dict(decisions),

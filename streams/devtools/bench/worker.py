@@ -11,7 +11,7 @@ from typing import Any
 from streams.devtools.bench.errors import BenchError
 from streams.devtools.bench.kafkaio import GroupWatcher
 from streams.devtools.bench.measure import MemorySampler, cpu_seconds
-from streams.devtools.bench.scrape import latency_histogram, verdicts_total
+from streams.devtools.bench.scrape import gc_pause_seconds, latency_histogram, verdicts_total
 from streams.settings import Settings
 
 START_TIMEOUT_S = 1200.0
@@ -75,6 +75,10 @@ class GateWorker:
     def verdicts_so_far(self) -> int:
         """Verdicts the running worker has written (its own counter: it starts at 0)."""
         return verdicts_total(self._metrics())
+
+    def gc_pause_seconds(self) -> float:
+        """Seconds the running worker has spent in garbage collection (from its start)."""
+        return gc_pause_seconds(self._metrics())
 
     def latency_histogram(self) -> dict[float, float]:
         return latency_histogram(self._metrics())
