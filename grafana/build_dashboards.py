@@ -802,7 +802,8 @@ def worker_health() -> Dashboard:
                 "Input events not acknowledged because the group rebalanced after they were "
                 "fetched (1m rate), and partitions read again from an offset faust skipped: "
                 "their records are decided again and the verdict memo repeats their verdicts. "
-                "Non-zero only around rebalances.",
+                "Non-zero only around rebalances. Commits held back: faust wanted to commit past "
+                "an offset the gate never released; should stay 0 (docs/operations.md).",
                 "ops",
                 (
                     zero_if_absent("sum(rate(consentgate_stale_acks_skipped_total[1m]))"),
@@ -811,6 +812,10 @@ def worker_health() -> Dashboard:
                 (
                     zero_if_absent("sum(rate(consentgate_holes_read_again_total[1m]))"),
                     "partitions read again",
+                ),
+                (
+                    zero_if_absent("sum(rate(consentgate_commits_clamped_total[1m]))"),
+                    "commits held back",
                 ),
                 span=12,
             )
@@ -832,6 +837,20 @@ def worker_health() -> Dashboard:
                 "Resident set size of each worker process.",
                 "bytes",
                 (f"process_resident_memory_bytes{{{JOB}}}", "{{instance}}"),
+            )
+        )
+        .with_panel(
+            ts(
+                22,
+                "Garbage collection",
+                "Share of each worker's time spent in Python's garbage collector (the event loop "
+                "is stopped meanwhile), by generation.",
+                "percentunit",
+                (
+                    "sum by (instance, generation) (rate(consentgate_gc_pause_seconds_total[1m]))",
+                    "{{instance}} gen {{generation}}",
+                ),
+                span=12,
             )
         )
         .with_row(row(103, "Faust"))

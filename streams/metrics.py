@@ -130,6 +130,13 @@ class GateMetrics:
             ["topic"],
             registry=r,
         )
+        self.commits_clamped = Counter(
+            "consentgate_commits_clamped",
+            "Commits that faust wanted past an offset the gate never released, held back to the "
+            "last released one (runtime/released.py), by input topic. Should stay 0.",
+            ["topic"],
+            registry=r,
+        )
         self.processing_errors = Counter(
             "consentgate_processing_errors",
             "Unexpected errors while handling a record (each also produced a dead letter).",
@@ -232,6 +239,7 @@ class GateMetrics:
             for error_class in (*DECODE_ERROR_CLASSES, *GATE_ERROR_CLASSES):
                 self.dead_letters.labels(spec.base, error_class)
             self.processing_errors.labels(spec.base)
+            self.commits_clamped.labels(spec.base)
             self.consumer_lag.labels(spec.base)
         for outcome in ("OK", "SENT_WITHOUT_ALLOW", "SENT_AFTER_DENY"):  # policy/deliveries.py
             self.deliveries_reconciled.labels(outcome)

@@ -71,6 +71,8 @@ class AckOrder:
         # followed through take, acknowledgement or refusal, in the log and to `on_followed`.
         self.watched: dict[tuple[str, int], int] = {}
         self.on_followed: Callable[[tuple[str, int], int, str], None] | None = None
+        # Told of every message whose release faust counted (`released.py` keeps them).
+        self.on_counted: Callable[[Any], None] | None = None
 
     def refused(self, message: Any = None) -> None:
         """An acknowledgement that did not come from here was refused (counted as stale)."""
@@ -139,6 +141,8 @@ class AckOrder:
                     )
                     continue
                 done = event.ack()
+                if done and self.on_counted is not None:
+                    self.on_counted(event.message)
                 if self.watched:
                     outcome = COUNTED if done else NOT_COUNTED
                     self._follow(event.message, outcome, f"acknowledged ({outcome})")

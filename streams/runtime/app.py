@@ -36,6 +36,7 @@ from streams.runtime.health import install_health
 from streams.runtime.holes import HoleRepair
 from streams.runtime.ordering import AppliedPositions, HoldResult, OrderingHold, TopicPartition
 from streams.runtime.outputs import KafkaOutputs, Outputs
+from streams.runtime.released import ReleasedOffsets
 from streams.runtime.statestore import WriteBehindStore
 from streams.runtime.store_check import resolve_data_dir
 from streams.serdes import RegistryUnavailableError, WireCodec
@@ -326,6 +327,14 @@ def create_app(
         faust_compat.fetched_generation,
         on_stale=metrics.stale_acks.inc,
     )
+    # What the gate released, per partition of the topics it commits: every commit's ceiling.
+    released: ReleasedOffsets[Any] = ReleasedOffsets()
+
+    def counted(message: Any) -> None:
+        if message.topic in committed_topics:
+            released.released(message.tp, message.offset)
+
+    acks.on_counted = counted
     positions = AppliedPositions(
         committed=lambda tp: faust_compat.committed_offsets(app.consumer).get(TP(*tp))
     )
@@ -465,7 +474,25 @@ def create_app(
             )  # fmt: skip
 
         faust_compat.gaps_only_in(app, compacted, refused_gap)
-        faust_compat.commit_no_hole(app, compacted)
+        faust_compat.commit_no_hole(app, compacted, released.ceiling, clamped_commit)
+
+    clamp_reported = [0.0]
+    clamped_at: dict[Any, int] = {}  # partition -> the offset its commit was held at
+    base_of_topic = {name: base for base, name in names.items()}
+
+    def clamped_commit(tp: Any, wanted: int, ceiling: int) -> None:
+        """faust wanted to commit past an offset the gate never released (released.py): the
+        record there is read again like any hole, and counted when it is released."""
+        metrics.commits_clamped.labels(base_of_topic.get(tp.topic, "other")).inc()
+        faust_compat.uncount(app.consumer, tp, ceiling)
+        clamped_at[tp] = ceiling
+        now = time.monotonic()
+        if now - clamp_reported[0] >= HOLD_REPORT_EVERY_S:
+            clamp_reported[0] = now
+            log.warning(
+                "%s[%d]: faust would commit offset %d, past offset %d that the gate has not "
+                "released; committing up to %d", tp.topic, tp.partition, wanted, ceiling, ceiling,
+            )  # fmt: skip
 
     repair: HoleRepair[Any] = HoleRepair(
         confirm_s=HOLE_CONFIRM_S, patience_s=HOLE_PATIENCE_S, max_reads=HOLE_READS
@@ -484,10 +511,11 @@ def create_app(
         heads = faust_compat.unacknowledged_heads(app.consumer)
         gate_heads = {tp: offset for tp, offset in heads.items() if tp.topic in committed_topics}
         assigned = app.consumer.assignment()
-        for tp, applied in stuck_state.items():
+        for tp, applied in (*stuck_state.items(), *clamped_at.items()):
             if tp in assigned:
                 gate_heads.setdefault(tp, applied)
         stuck_state.clear()
+        clamped_at.clear()
         found = repair.check(gate_heads, time.monotonic())
         for tp, offset in found.given_up:
             log.error(
@@ -541,7 +569,11 @@ def create_app(
         a partition the group never committed; until it knows one, `commit_no_hole` commits
         nothing there. Ask the broker (the beginning where the group never committed), in a
         task so that the assignment does not wait for it."""
-        tps = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic in committed_topics)
+        ours = [tp for tp in assigned if tp.topic in committed_topics]
+        # Every partition is read again from its committed offset: start the records there.
+        released.assigned(ours)
+        faust_compat.forget_bookkeeping(app.consumer, ours)
+        tps = sorted((tp.topic, tp.partition) for tp in ours)
         if tps:
             task = asyncio.ensure_future(learn_committed(tps))
             learning.add(task)

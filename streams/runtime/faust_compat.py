@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +185,12 @@ def gaps_only_in(app: Any, topics: set[str], on_refused: Callable[[Any, int, int
     consumer._add_gap = add_gap
 
 
-def commit_no_hole(app: Any, exempt: set[str]) -> None:
+def commit_no_hole(
+    app: Any,
+    exempt: set[str],
+    ceiling: Callable[[Any, int], int],
+    on_clamped: Callable[[Any, int, int], None],
+) -> None:
     """Never commit past an offset nobody acknowledged, on every topic but `exempt`.
 
     faust's commit skips a hole at the head of the acknowledged offsets when it is exactly one
@@ -193,24 +198,57 @@ def commit_no_hole(app: Any, exempt: set[str]) -> None:
     does not know the committed offset (after a revocation, before its seek; a partition the
     group never committed): one message skipped during a rebalance, and the commit passed it.
     So a partition is committed only while it is assigned and its committed offset is known
-    (`know_committed` gives one to partitions the group never committed), and never past an
-    unacknowledged head. The compacted topics (`exempt`) keep faust's own check, where its
-    gaps fill such holes."""
+    (`know_committed` gives one to partitions the group never committed), never past an
+    unacknowledged head, and never past `ceiling(tp, committed)`: the gate's own record of what
+    it released (`released.py`); `on_clamped(tp, wanted, ceiling)` hears when faust wanted
+    more. The compacted topics (`exempt`) keep faust's own check, where its gaps fill holes."""
     consumer = app.consumer
     original = consumer._new_offset
 
     def new_offset(tp: Any) -> int | None:
-        if tp.topic not in exempt:
-            committed = consumer._committed_offset.get(tp)
-            if committed is None or tp not in consumer.assignment():
-                return None
-            acked = consumer._acked.get(tp)
-            if acked and min(acked) > committed:
-                return None
-        result: int | None = original(tp)
-        return result
+        if tp.topic in exempt:
+            kept: int | None = original(tp)
+            return kept
+        committed = consumer._committed_offset.get(tp)
+        if committed is None or tp not in consumer.assignment():
+            return None
+        acked = consumer._acked.get(tp)
+        if acked and min(acked) > committed:
+            return None
+        wanted: int | None = original(tp)
+        if wanted is None:
+            return None
+        limit = ceiling(tp, committed)
+        if wanted > limit:
+            on_clamped(tp, wanted, limit)
+            return limit if limit > committed else None
+        return wanted
 
     consumer._new_offset = new_offset
+
+
+def forget_bookkeeping(consumer: Any, tps: Iterable[Any]) -> None:
+    """Drop faust's acknowledged offsets and gaps of newly assigned partitions (an assignment
+    seeks every partition back to its committed offset: what is past it is read and
+    acknowledged again). faust pops them on a revocation, but acknowledgements that arrive while
+    the revocation waits for the agents are recorded again, and stay while another member owns
+    the partition: when it comes back, a stale run below the new committed offset is what
+    faust's commit takes first, and it never commits that partition again."""
+    for tp in tps:
+        consumer._acked.pop(tp, None)
+        consumer._acked_index.pop(tp, None)
+        consumer._gap.pop(tp, None)
+
+
+def uncount(consumer: Any, tp: Any, offset: int) -> None:
+    """Make faust forget that `offset` of `tp` was acknowledged, so that the record, read again,
+    can be acknowledged (and released) once more."""
+    index = consumer._acked_index.get(tp)
+    if index is not None:
+        index.discard(offset)
+    acked = consumer._acked.get(tp)
+    if acked and offset in acked:
+        acked.remove(offset)
 
 
 def know_committed(consumer: Any, offsets: dict[Any, int]) -> None:

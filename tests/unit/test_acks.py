@@ -143,3 +143,19 @@ def test_an_offset_read_again_is_followed_through_take_and_acknowledgement(caplo
     outcomes = [outcome for _, _, outcome in followed]
     assert outcomes == ["taken", "counted", "taken", "not counted", "not counted"]
     assert {(tp, offset) for tp, offset, _ in followed} == {(("send-intents", 0), 898)}
+
+
+def test_only_acknowledgements_faust_counted_are_reported_as_released() -> None:
+    clock = Clock()
+    acks = order(clock)
+    counted: list[int] = []
+    acks.on_counted = lambda message: counted.append(message.offset)
+    current = batch(range(10, 13))
+    current[1].ack = lambda: False  # type: ignore[method-assign]  # faust: already counted
+    stale = batch(range(13, 15), generation=1)
+    acks.taken("intent", current)
+    acks.taken("intent", stale)
+    acks.completed(current)
+    clock.generation = 2
+    acks.completed(stale)  # fetched before the rebalance: not acknowledged, not released
+    assert counted == [10, 12]

@@ -463,7 +463,7 @@ def test_the_commit_stops_at_a_one_offset_hole() -> None:
 
     consumer = Consumer()
     app = type("App", (), {"consumer": consumer})()
-    faust_compat.commit_no_hole(app, {"p.partner-agreements"})
+    faust_compat.commit_no_hole(app, {"p.partner-agreements"}, lambda tp, c: 10**9, print)
     consumer._committed_offset.update({intents: 976, partner: 976, revoked: 3})
     consumer._acked.update({intents: [977, 978], partner: [977, 978], fresh: [211, 212]})
     consumer._acked[revoked] = [3, 4]  # acknowledged late, after its revocation
@@ -480,3 +480,65 @@ def test_the_commit_stops_at_a_one_offset_hole() -> None:
     assert consumer._new_offset(fresh) is None  # 201-210 were never acknowledged
     faust_compat.know_committed(consumer, {("p.optout-events", 1): 0})  # never replaces one
     assert consumer._committed_offset[fresh] == 201
+
+
+def test_the_commit_never_passes_what_the_gate_released() -> None:
+    """faust's bookkeeping says 976-999 are acknowledged; the gate released only 976-980:
+    the commit stops at 981, says so, and the partner topic (compacted) keeps faust's rule."""
+    from collections import defaultdict
+
+    from streams.runtime.released import ReleasedOffsets
+
+    TPx = type("TPx", (tuple,), {"topic": property(lambda self: self[0])})
+    intents, partner = TPx(("p.send-intents", 0)), TPx(("p.partner-agreements", 0))
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._acked: dict[Any, list[int]] = defaultdict(list)
+            self._acked_index: dict[Any, set[int]] = defaultdict(set)
+            self._gap: dict[Any, Any] = {}
+            self._committed_offset: dict[Any, int | None] = defaultdict(lambda: None)
+
+        def _new_offset(self, tp: Any) -> int | None:
+            acked = self._acked[tp]
+            return max(acked) + 1 if acked else None
+
+        def assignment(self) -> set[Any]:
+            return {intents, partner}
+
+    consumer = Consumer()
+    app = type("App", (), {"consumer": consumer})()
+    released: ReleasedOffsets[Any] = ReleasedOffsets()
+    clamped: list[tuple[Any, int, int]] = []
+    faust_compat.commit_no_hole(
+        app, {"p.partner-agreements"}, released.ceiling, lambda *a: clamped.append(a)
+    )
+    consumer._committed_offset.update({intents: 976, partner: 976})
+    consumer._acked[intents] = list(range(976, 1000))
+    consumer._acked_index[intents] = set(range(976, 1000))
+    consumer._acked[partner] = list(range(976, 1000))
+    for offset in range(976, 981):
+        released.released(intents, offset)
+    assert consumer._new_offset(intents) == 981
+    assert clamped == [(intents, 1000, 981)]
+    assert consumer._new_offset(partner) == 1000
+    # Nothing released past the committed offset: no commit at all.
+    consumer._committed_offset[intents] = 981
+    assert consumer._new_offset(intents) is None
+    # The record at the ceiling, uncounted, can be acknowledged again.
+    faust_compat.uncount(consumer, intents, 981)
+    assert 981 not in consumer._acked_index[intents]
+    assert 981 not in consumer._acked[intents]
+
+
+def test_a_new_assignment_forgets_faust_bookkeeping_of_its_partitions() -> None:
+    TPx = type("TPx", (tuple,), {"topic": property(lambda self: self[0])})
+    kept, other = TPx(("p.send-intents", 1)), TPx(("p.send-intents", 2))
+    consumer = type("C", (), {})()
+    consumer._acked = {kept: [226, 227], other: [5]}
+    consumer._acked_index = {kept: {226, 227}, other: {5}}
+    consumer._gap = {kept: object()}
+    faust_compat.forget_bookkeeping(consumer, [kept])
+    assert kept not in consumer._acked and kept not in consumer._acked_index
+    assert kept not in consumer._gap
+    assert consumer._acked == {other: [5]}
