@@ -241,6 +241,8 @@ class GateMetrics:
             self.processing_errors.labels(spec.base)
             self.commits_clamped.labels(spec.base)
             self.consumer_lag.labels(spec.base)
+        for generation in ("0", "1", "2"):
+            self.gc_pause.labels(generation)
         for outcome in ("OK", "SENT_WITHOUT_ALLOW", "SENT_AFTER_DENY"):  # policy/deliveries.py
             self.deliveries_reconciled.labels(outcome)
         for rule in ("SENT_WITHOUT_ALLOW", "SENT_AFTER_DENY"):

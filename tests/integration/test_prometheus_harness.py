@@ -56,6 +56,7 @@ def _mixed_workload(m: GateMetrics) -> None:
     m.optouts.labels("sms", "sms_keyword").inc(1)
     m.dead_letters.labels("send-intents", "invalid_record").inc(1)
     m.consent_records.set(7)
+    m.gc_pause.labels("2").inc(0.05)  # a worker always times its collections (watch_gc)
     for topic in ("consent-events", "optout-events", "partner-agreements", "send-intents"):
         m.consumer_lag.labels(topic).set(0)
 

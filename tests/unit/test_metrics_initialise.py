@@ -31,6 +31,10 @@ def test_dead_letters_are_exported_before_the_first_dead_letter():
             assert samples[key] == 0.0, key
         assert samples[("consentgate_processing_errors_total", (("topic", spec.base),))] == 0.0
         assert samples[("consentgate_consumer_lag", (("topic", spec.base),))] == 0.0
+        assert samples[("consentgate_commits_clamped_total", (("topic", spec.base),))] == 0.0
+    for generation in ("0", "1", "2"):
+        key = ("consentgate_gc_pause_seconds_total", (("generation", generation),))
+        assert samples[key] == 0.0, key
 
 
 def test_initialising_keeps_counts_already_made():
