@@ -133,7 +133,7 @@ class GateMetrics:
         self.commits_clamped = Counter(
             "consentgate_commits_clamped",
             "Commits that faust wanted past an offset the gate never released, held back to the "
-            "last released one (runtime/released.py), by input topic. Should stay 0.",
+            "last released one (runtime/app.py, `released`), by input topic. Should stay 0.",
             ["topic"],
             registry=r,
         )

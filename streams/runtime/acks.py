@@ -71,7 +71,7 @@ class AckOrder:
         # followed through take, acknowledgement or refusal, in the log and to `on_followed`.
         self.watched: dict[tuple[str, int], int] = {}
         self.on_followed: Callable[[tuple[str, int], int, str], None] | None = None
-        # Told of every message whose release faust counted (`released.py` keeps them).
+        # Told of every message whose release faust counted (the app's commit ceiling keeps them).
         self.on_counted: Callable[[Any], None] | None = None
 
     def refused(self, message: Any = None) -> None:

@@ -36,7 +36,6 @@ from streams.runtime.health import install_health
 from streams.runtime.holes import HoleRepair
 from streams.runtime.ordering import AppliedPositions, HoldResult, OrderingHold, TopicPartition
 from streams.runtime.outputs import KafkaOutputs, Outputs
-from streams.runtime.released import ReleasedOffsets
 from streams.runtime.statestore import WriteBehindStore
 from streams.runtime.store_check import resolve_data_dir
 from streams.serdes import RegistryUnavailableError, WireCodec
@@ -327,12 +326,16 @@ def create_app(
         faust_compat.fetched_generation,
         on_stale=metrics.stale_acks.inc,
     )
-    # What the gate released, per partition of the topics it commits: every commit's ceiling.
-    released: ReleasedOffsets[Any] = ReleasedOffsets()
+    # The offsets whose acknowledgement the gate released, contiguous from the committed offset,
+    # per partition of the topics it commits: every commit's ceiling (commit_no_hole). faust's
+    # own bookkeeping decides the commit; this bounds it, whatever path that bookkeeping took.
+    released = AppliedPositions(
+        committed=lambda tp: faust_compat.committed_offset(app.consumer, tp)
+    )
 
     def counted(message: Any) -> None:
         if message.topic in committed_topics:
-            released.released(message.tp, message.offset)
+            released.advance(message.tp, message.offset)
 
     acks.on_counted = counted
     positions = AppliedPositions(
@@ -474,14 +477,14 @@ def create_app(
             )  # fmt: skip
 
         faust_compat.gaps_only_in(app, compacted, refused_gap)
-        faust_compat.commit_no_hole(app, compacted, released.ceiling, clamped_commit)
+        faust_compat.commit_no_hole(app, compacted, released.at_least, clamped_commit)
 
     clamp_reported = [0.0]
     clamped_at: dict[Any, int] = {}  # partition -> the offset its commit was held at
     base_of_topic = {name: base for base, name in names.items()}
 
     def clamped_commit(tp: Any, wanted: int, ceiling: int) -> None:
-        """faust wanted to commit past an offset the gate never released (released.py): the
+        """faust wanted to commit past an offset the gate never released (`released`): the
         record there is read again like any hole, and counted when it is released."""
         metrics.commits_clamped.labels(base_of_topic.get(tp.topic, "other")).inc()
         faust_compat.uncount(app.consumer, tp, ceiling)
@@ -571,7 +574,7 @@ def create_app(
         task so that the assignment does not wait for it."""
         ours = [tp for tp in assigned if tp.topic in committed_topics]
         # Every partition is read again from its committed offset: start the records there.
-        released.assigned(ours)
+        released.forget(ours)
         faust_compat.forget_bookkeeping(app.consumer, ours)
         tps = sorted((tp.topic, tp.partition) for tp in ours)
         if tps:

@@ -200,8 +200,9 @@ def commit_no_hole(
     So a partition is committed only while it is assigned and its committed offset is known
     (`know_committed` gives one to partitions the group never committed), never past an
     unacknowledged head, and never past `ceiling(tp, committed)`: the gate's own record of what
-    it released (`released.py`); `on_clamped(tp, wanted, ceiling)` hears when faust wanted
-    more. The compacted topics (`exempt`) keep faust's own check, where its gaps fill holes."""
+    it released (the app's `released` positions); `on_clamped(tp, wanted, ceiling)` hears when
+    faust wanted more. The compacted topics (`exempt`) keep faust's own check, where its gaps
+    fill holes."""
     consumer = app.consumer
     original = consumer._new_offset
 

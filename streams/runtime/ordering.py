@@ -52,6 +52,9 @@ class AppliedPositions:
     the broker). A later committed offset may always move a position forward (`seed`).
     A reader that reads its partition in order on its own consumer (the agreements view, on a
     compacted topic where offsets legitimately skip) uses `advance_to`.
+
+    The app keeps a second instance over the acknowledgements it released: the ceiling of every
+    commit (`faust_compat.commit_no_hole`, `at_least`).
     """
 
     AHEAD_LIMIT = 100_000
@@ -61,6 +64,7 @@ class AppliedPositions:
         self._ahead: dict[TopicPartition, set[int]] = {}
         self._committed = committed
         self._changed = asyncio.Event()
+        self._waited = False  # someone awaits `changed`: a move must wake them
 
     def position(self, tp: TopicPartition) -> int | None:
         return self._next.get(tp)
@@ -76,6 +80,12 @@ class AppliedPositions:
                 ahead.difference_update([o for o in ahead if o < offset])
             self._catch_up(tp)
             self._wake()
+
+    def at_least(self, tp: TopicPartition, offset: int) -> int:
+        """`seed` with `offset`, then the position: the first offset from `offset` on that was
+        not handled."""
+        self.seed(tp, offset)
+        return self._next[tp]
 
     def advance(self, tp: TopicPartition, offset: int) -> None:
         """Record that the record at `offset` has been handled."""
@@ -132,8 +142,10 @@ class AppliedPositions:
             self._ahead.pop(tp, None)
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._waited:  # a new event only when someone waits: this runs once per record
+            self._waited = False
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def lagging(
         self, required: Mapping[TopicPartition, int]
@@ -147,6 +159,7 @@ class AppliedPositions:
         return behind
 
     async def changed(self, timeout: float) -> None:
+        self._waited = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
 

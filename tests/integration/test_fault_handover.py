@@ -96,7 +96,7 @@ def test_survivor_takes_over_a_killed_worker(kafka_stack, unique_name, tmp_path,
             **checks,
         )
         # Safety, always: no intent allowed after its opt-out was acknowledged, no two verdicts,
-        # and none lost: every commit is capped by what the gate released (released.py).
+        # and none lost: every commit is capped by what the gate released (app.py, `released`).
         assert (checks["contradicting"], checks["wrong_allow"]) == (0, 0), checks["examples"]
         assert checks["lost"] == 0, (checks["examples"], explain_lost(settings, stream, verdicts))
         liveness: list[str] = []

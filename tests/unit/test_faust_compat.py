@@ -487,7 +487,7 @@ def test_the_commit_never_passes_what_the_gate_released() -> None:
     the commit stops at 981, says so, and the partner topic (compacted) keeps faust's rule."""
     from collections import defaultdict
 
-    from streams.runtime.released import ReleasedOffsets
+    from streams.runtime.ordering import AppliedPositions
 
     TPx = type("TPx", (tuple,), {"topic": property(lambda self: self[0])})
     intents, partner = TPx(("p.send-intents", 0)), TPx(("p.partner-agreements", 0))
@@ -508,17 +508,17 @@ def test_the_commit_never_passes_what_the_gate_released() -> None:
 
     consumer = Consumer()
     app = type("App", (), {"consumer": consumer})()
-    released: ReleasedOffsets[Any] = ReleasedOffsets()
+    released = AppliedPositions()
     clamped: list[tuple[Any, int, int]] = []
     faust_compat.commit_no_hole(
-        app, {"p.partner-agreements"}, released.ceiling, lambda *a: clamped.append(a)
+        app, {"p.partner-agreements"}, released.at_least, lambda *a: clamped.append(a)
     )
     consumer._committed_offset.update({intents: 976, partner: 976})
     consumer._acked[intents] = list(range(976, 1000))
     consumer._acked_index[intents] = set(range(976, 1000))
     consumer._acked[partner] = list(range(976, 1000))
     for offset in range(976, 981):
-        released.released(intents, offset)
+        released.advance(intents, offset)
     assert consumer._new_offset(intents) == 981
     assert clamped == [(intents, 1000, 981)]
     assert consumer._new_offset(partner) == 1000
