@@ -97,7 +97,7 @@ def output_producer_config(settings: Settings, **overrides: Any) -> dict[str, An
             "acks": "all",
             "enable.idempotence": True,
             "partitioner": "murmur2_random",
-            "linger.ms": 5,
+            "linger.ms": round(settings.output_linger.total_seconds() * 1000, 3),
             "batch.size": 1_000_000,
             "compression.type": "lz4",
             "queue.buffering.max.messages": 1_000_000,

@@ -145,6 +145,18 @@ class Settings:
             bounds=(6, 1800),
         ),
     )
+    output_linger: timedelta = field(
+        default=timedelta(milliseconds=1),
+        metadata=_env(
+            "CONSENTGATE_OUTPUT_LINGER_S",
+            "linger.ms of the worker's output producer, in seconds: how long librdkafka waits to "
+            "fill a produce request. A verdict waits for it twice (its changelog records, then "
+            "itself); librdkafka's own thread sends, so the event loop does not pay for it. "
+            "1 ms against 5 ms: latency p50 at 800 intents/s 24 against 44 ms, the same CPU "
+            "per verdict (docs/performance.md).",
+            bounds=(0, 1),
+        ),
+    )
     state_dir: Path = field(
         default=Path(".consentgate/stack"),
         metadata=_env(

@@ -92,3 +92,13 @@ def test_enum_settings_are_read_in_any_case_and_kept_lower_case():
     assert (settings.log_level, settings.event_loop) == ("warning", "asyncio")
     assert settings.policy.double_opt_in_channels == frozenset({"email", "sms"})
     assert settings.policy.first_party == "company"
+
+
+def test_the_output_linger_setting_reaches_the_output_producer():
+    from streams.kafka_config import output_producer_config
+
+    assert output_producer_config(Settings())["linger.ms"] == 1
+    tuned = Settings.from_env({"CONSENTGATE_OUTPUT_LINGER_S": "0.0025"})
+    assert output_producer_config(tuned)["linger.ms"] == 2.5
+    with pytest.raises(SettingsError, match="CONSENTGATE_OUTPUT_LINGER_S"):
+        Settings.from_env({"CONSENTGATE_OUTPUT_LINGER_S": "2"})
