@@ -49,7 +49,6 @@ PRODUCER_BUFFER_MESSAGES = 5_000
 # work (the read-your-opt-outs offset lookup, the write batch) over more records; the window
 # bounds what that adds to latency (docs/performance.md has the measurements).
 BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
-BATCH_WINDOW_S = 0.01
 REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
@@ -166,8 +165,9 @@ def batch_agent(
     topic_specs: Mapping[str, topics.TopicSpec] | None = None,
 ) -> Callable[[Any], Awaitable[None]]:
     """An agent body that takes events in batches and acknowledges them only once the batch's
-    outputs are durable (`noack_take`: faust commits only acknowledged offsets). Every agent that
-    writes state uses it (here and in `complaints.py`).
+    outputs are durable (`faust_compat.take_ready` hands over what is ready, unacknowledged:
+    faust commits only acknowledged offsets). Every agent that writes state uses it (here and in
+    `complaints.py`).
 
     While the schema registry cannot be asked, the batch waits (without blocking the event loop)
     and is handled again once it answers: the agent takes nothing new meanwhile, so its
@@ -190,7 +190,7 @@ def batch_agent(
             codec.preload(topic_specs.get(topic, spec), values)
 
     async def run_batches(stream: Any) -> None:
-        async for events in stream.noack_take(size, within=BATCH_WINDOW_S):
+        async for events in faust_compat.take_ready(stream, size):
             acks.taken(name, events)
             delay = REGISTRY_RETRY_FIRST_S
             while True:

@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "complaints"
 CHECK_INTERVAL_S = 30.0
 BATCH_SIZE = 200
-BATCH_WINDOW_S = 0.01
 _ENVELOPE = struct.Struct(">BH")  # format 1, then the table partition of the entry
 _ENVELOPE_FORMAT = 1
 
