@@ -45,10 +45,13 @@ log = logging.getLogger(__name__)
 
 TABLE_NAME = "recipients"
 PRODUCER_BUFFER_MESSAGES = 5_000
-# Events per batch and the longest a batch waits to fill. Larger batches spread the per-batch
-# work (the read-your-opt-outs offset lookup, the write batch) over more records; the window
-# bounds what that adds to latency (docs/performance.md has the measurements).
+# Events per batch, and how long a batch waits for more after its first event unless a full
+# batch is already queued. Larger batches spread the per-batch work (the read-your-opt-outs
+# offset lookup, the write batch, the flush) over more records: with no wait, batches at live
+# rates of a few thousand a second held a handful of intents and the worker fell behind; the
+# linger bounds what waiting adds to latency (docs/performance.md has the measurements).
 BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
+TAKE_LINGER_S = 0.005
 REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
@@ -190,7 +193,7 @@ def batch_agent(
             codec.preload(topic_specs.get(topic, spec), values)
 
     async def run_batches(stream: Any) -> None:
-        async for events in faust_compat.take_ready(stream, size):
+        async for events in faust_compat.take_ready(stream, size, TAKE_LINGER_S):
             acks.taken(name, events)
             delay = REGISTRY_RETRY_FIRST_S
             while True:

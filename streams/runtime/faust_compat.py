@@ -23,9 +23,9 @@ The gate needs these things faust has no public API for:
   iterates every key in Python and blocks the event loop.
 - `scan_slice(table, cursor, limit)`: a table read slice by slice from the partition databases,
   for periodic passes that must not stall the event loop or hold the whole table in memory.
-- `take_ready(stream, n)`: batches of the events ready now, taken from the stream's queue
-  without faust's per-event iterator or a batch window (`noack_take` waits for either a full
-  batch or its window, and fills the batch one event per pass of the event loop).
+- `take_ready(stream, n, linger)`: batches of the events ready, taken from the stream's queue
+  at once (`noack_take` fills its batch one event per pass of the event loop and waits for
+  either a full batch or its window).
 - `allow_pending_sends(app, n)`: faust stalls every stream once its producer buffer holds 100
   messages; a batch of intents queues several hundred.
 
@@ -525,17 +525,21 @@ def drain_without_wait_first(app: Any) -> None:
     consumer.wait_first = wait_first
 
 
-async def take_ready(stream: Any, max_events: int) -> AsyncGenerator[list[Any], None]:
-    """The stream's events in batches of what is ready: wait for one event, let the fetcher
-    finish handing over what it fetched, then take everything queued, up to `max_events`.
+async def take_ready(
+    stream: Any, max_events: int, linger_s: float = 0.0
+) -> AsyncGenerator[list[Any], None]:
+    """The stream's events in batches of what is ready: wait for one event, give the fetcher
+    `linger_s` to hand over more (no wait when a full batch is already queued), then take
+    everything queued, up to `max_events`.
 
     faust's `noack_take` moves each event from the channel's queue into its buffer through the
     stream's per-event iterator (a pass of the event loop, the processors and the sensors per
     event) in a background task, and hands over a batch only when it is full or its window ran
     out: at low rates every intent waited for the window, under load the batch was as large as
     the iterator could fill in the window (about 190 of 500 at 10 ms). Here a batch is whatever
-    arrived while the last one was handled, so it grows with the load and nothing waits for a
-    timer. Events are not acknowledged (the agents acknowledge through `acks.AckOrder`).
+    arrived while the last one was handled and during its linger, so it grows with the load,
+    and a backlog is taken in full batches at once. Events are not acknowledged (the agents
+    acknowledge through `acks.AckOrder`).
 
     What faust's iterator does per event is kept: an event fetched in an earlier consumer
     generation, or taken while a rebalance stops the flow, is skipped and acknowledged the way
@@ -563,7 +567,9 @@ async def take_ready(stream: Any, max_events: int) -> AsyncGenerator[list[Any], 
                 first = await queue.get()
             except StopAsyncIteration:  # faust stops a stream by throwing this into its queue
                 return
-            await asyncio.sleep(0)  # the fetcher may be handing over more of the same fetch
+            # Let the fetcher hand over more: the rest of its fetch, and with `linger_s` what
+            # arrives meanwhile, unless a full batch is already queued.
+            await asyncio.sleep(linger_s if queue.qsize() + 1 < max_events else 0)
             ready = [first]
             try:
                 while len(ready) < max_events and not queue.empty():

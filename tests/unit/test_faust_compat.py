@@ -707,3 +707,14 @@ def test_faust_iterator_still_does_per_event_what_take_ready_repeats() -> None:
     ):
         assert step in source, step
     assert "unacked: Set[Message] = consumer.unacked" in source
+
+
+async def test_a_batch_lingers_for_what_arrives_after_its_first_event() -> None:
+    app, channel, stream = _take_app("linger")
+    taken = faust_compat.take_ready(stream, 10, linger_s=0.2)
+    _queued(app, channel, 0)
+    first = asyncio.ensure_future(anext(taken))
+    await asyncio.sleep(0.05)  # the batch has its first event and lingers
+    _queued(app, channel, 1)
+    assert [e.message.offset for e in await asyncio.wait_for(first, timeout=30)] == [0, 1]
+    await taken.aclose()
