@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -46,12 +46,16 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "recipients"
 PRODUCER_BUFFER_MESSAGES = 5_000
 # Events per batch, and how long a batch waits for more after its first event unless a full
-# batch is already queued. Larger batches spread the per-batch work (the read-your-opt-outs
-# offset lookup, the write batch, the flush) over more records: with no wait, batches at live
-# rates of a few thousand a second held a handful of intents and the worker fell behind; the
-# linger bounds what waiting adds to latency (docs/performance.md has the measurements).
+# batch is already queued or the stream was idle (faust_compat.take_ready). Larger batches
+# spread the per-batch work (the read-your-opt-outs offset lookup, the write batch, the flush)
+# over more records: with no wait, batches at live rates of a few thousand a second held a
+# handful of intents and the worker fell behind. After a batch, the linger also lets the fetcher
+# bring what arrived while the event loop was busy: at 2 ms the newest intent of a batch was
+# older when taken than at 5 ms (docs/performance.md has the measurements).
 BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
 TAKE_LINGER_S = 0.005
+# Records an agent handles between two looks at the outputs' delivery reports (a few ms).
+SERVE_REPORTS_EVERY = 8
 REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
@@ -217,6 +221,16 @@ def batch_agent(
                     raise
 
     return run_batches
+
+
+def serving_reports(events: list[Any], outputs: Outputs) -> Iterator[Any]:
+    """The events, with the outputs' delivery reports served after every
+    `SERVE_REPORTS_EVERY` of them (`Outputs.serve_reports`)."""
+    serve = outputs.serve_reports
+    for n, event in enumerate(events, 1):
+        yield event
+        if n % SERVE_REPORTS_EVERY == 0:
+            serve()
 
 
 def faust_settings(settings: Settings, partitions: int) -> dict[str, Any]:
@@ -407,7 +421,7 @@ def create_app(
 
         async def apply_records(events: list[Any]) -> None:
             with ga.outputs.batch(acknowledge(events)):
-                for event in events:
+                for event in serving_reports(events, ga.outputs):
                     ga.gate.apply_state_record(spec, inbound(event.message))
                 store.flush()
             for event in events:
@@ -441,7 +455,7 @@ def create_app(
                     stuck_state[TP(*tp)] = applied  # read again from there if it stays (holes.py)
             report_hold_expired(hold)
         with ga.outputs.batch(acknowledge(events)):  # from here to the flush: no await
-            for event in events:
+            for event in serving_reports(events, ga.outputs):
                 ga.gate.decide_intent(inbound(event.message), hold)
             store.flush()
 

@@ -70,3 +70,21 @@ async def test_one_topic_agents_preload_with_their_spec() -> None:
     )  # fmt: skip
     await body(Stream([events]))
     assert codec.preloaded == [("send-intents", [b"i1"])]
+
+
+def test_delivery_reports_are_served_every_few_records_of_a_batch() -> None:
+    from streams.runtime.app import SERVE_REPORTS_EVERY, serving_reports
+
+    seen: list[int] = []
+
+    class CountingOutputs:
+        def serve_reports(self) -> None:
+            seen.append(len(handled))
+
+    handled: list[int] = []
+    events = list(range(2 * SERVE_REPORTS_EVERY + 3))
+    for event in serving_reports(events, CountingOutputs()):  # type: ignore[arg-type]
+        handled.append(event)
+    assert handled == events
+    # Served after each full group of records, while the batch is handled, not after it.
+    assert seen == [SERVE_REPORTS_EVERY, 2 * SERVE_REPORTS_EVERY]

@@ -190,3 +190,49 @@ async def test_reports_are_served_on_the_event_loop(kafka_outputs: Any) -> None:
     out.stop(timeout=0)
     await asyncio.wait_for(server, 1)
     assert polled and all(timeout == 0 for timeout in polled)
+
+
+async def test_a_send_wakes_the_idle_loop_to_serve_its_report(
+    kafka_outputs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from streams.runtime import outputs as outputs_module
+
+    monkeypatch.setattr(outputs_module, "POLL_IDLE_S", 60.0)  # idle polls would come too late
+    out, _ = kafka_outputs
+    fake = producer(out)
+    polls: list[int] = []
+    fake.poll = lambda timeout: polls.append(len(fake.queued)) or 0  # type: ignore[method-assign]
+    server = asyncio.ensure_future(out.serve())
+    await asyncio.sleep(0.05)
+    assert polls == [0]  # polled once, then idles: nothing is outstanding
+    done: list[int] = []
+    with out.batch(lambda: done.append(1)):
+        out.send(topics.VERDICTS, b"k", b"v")
+    for _ in range(100):  # the send wakes the loop, which polls while it is outstanding
+        await asyncio.sleep(0.01)
+        if len(polls) > 1:
+            break
+    assert polls[1:] and polls[1] == 1
+    fake.deliver()
+    assert done == [1]
+    out.stop(timeout=0)
+    await asyncio.wait_for(server, 1)
+
+
+def test_serving_reports_from_a_batch_polls_without_waiting_only_when_sends_are_out(
+    kafka_outputs: Any,
+) -> None:
+    out, _ = kafka_outputs
+    fake = producer(out)
+    polled: list[float] = []
+    fake.poll = lambda timeout: polled.append(timeout) or 0  # type: ignore[method-assign]
+    out.serve_reports()
+    assert polled == []  # nothing outstanding: no call into librdkafka
+    out.send(topics.VERDICTS, b"k", b"v")
+    out.serve_reports()
+    assert polled == [0]
+    fake.deliver()
+    out.serve_reports()
+    assert polled == [0]
