@@ -529,8 +529,10 @@ async def take_ready(
     stream: Any, max_events: int, linger_s: float = 0.0
 ) -> AsyncGenerator[list[Any], None]:
     """The stream's events in batches of what is ready: wait for one event, give the fetcher
-    `linger_s` to hand over more (no wait when a full batch is already queued), then take
-    everything queued, up to `max_events`.
+    `linger_s` to hand over more, then take everything queued, up to `max_events`. There is no
+    linger when a full batch is already queued, nor when the stream sat idle for `linger_s` or
+    longer before its first event came: events that sparse would not fill a batch in the
+    linger, and the lone one (an intent after an opt-out, say) would only wait.
 
     faust's `noack_take` moves each event from the channel's queue into its buffer through the
     stream's per-event iterator (a pass of the event loop, the processors and the sensors per
@@ -559,17 +561,20 @@ async def take_ready(
     on_message_in = stream._on_message_in
     on_event_in = stream._on_stream_event_in
     processors = stream._processors  # none in the worker; faust's agent test context adds one
+    loop = asyncio.get_running_loop()
     stream._finalized = True
     started_here = await stream.maybe_start()
     try:
         while not stream.should_stop:
+            idle_from = loop.time()
             try:
                 first = await queue.get()
             except StopAsyncIteration:  # faust stops a stream by throwing this into its queue
                 return
             # Let the fetcher hand over more: the rest of its fetch, and with `linger_s` what
-            # arrives meanwhile, unless a full batch is already queued.
-            await asyncio.sleep(linger_s if queue.qsize() + 1 < max_events else 0)
+            # arrives meanwhile, unless a full batch is already queued or the stream was idle.
+            busy = loop.time() - idle_from < linger_s
+            await asyncio.sleep(linger_s if busy and queue.qsize() + 1 < max_events else 0)
             ready = [first]
             try:
                 while len(ready) < max_events and not queue.empty():

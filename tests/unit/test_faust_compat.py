@@ -718,3 +718,20 @@ async def test_a_batch_lingers_for_what_arrives_after_its_first_event() -> None:
     _queued(app, channel, 1)
     assert [e.message.offset for e in await asyncio.wait_for(first, timeout=30)] == [0, 1]
     await taken.aclose()
+
+
+async def test_a_first_event_after_an_idle_spell_is_handed_over_without_lingering() -> None:
+    app, channel, stream = _take_app("idle")
+    taken = faust_compat.take_ready(stream, 10, linger_s=0.5)
+    first = asyncio.ensure_future(anext(taken))
+    await asyncio.sleep(0.6)  # idle for longer than the linger
+    _queued(app, channel, 0)
+    await asyncio.sleep(0.2)  # within the linger, had it lingered
+    _queued(app, channel, 1)
+    assert [e.message.offset for e in await asyncio.wait_for(first, timeout=30)] == [0]
+    # Event 1 was queued while batch 0 was handled: the stream is busy, so this one lingers.
+    second = asyncio.ensure_future(anext(taken))
+    await asyncio.sleep(0.1)
+    _queued(app, channel, 2)
+    assert [e.message.offset for e in await asyncio.wait_for(second, timeout=30)] == [1, 2]
+    await taken.aclose()
