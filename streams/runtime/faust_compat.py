@@ -625,3 +625,30 @@ async def _processed(processors: Iterable[Any], event: Any) -> bool:
         except Skip:
             return False
     return True
+
+
+def bound_fetch_wait(max_wait_ms: int) -> None:
+    """Make the worker's consumer ask the broker to hold a fetch at most `max_wait_ms`.
+
+    faust creates its aiokafka consumer with a fixed `fetch_max_wait_ms=1500`. aiokafka keeps one
+    fetch in flight per broker and leaves out of it every partition whose records are still
+    waiting to be taken: when a batch is handled for longer than aiokafka's 100 ms prefetch
+    backoff, the next fetch covers only partitions with nothing new (the state topics), the
+    broker holds it for the full wait, and the intents that arrive meanwhile cannot be fetched
+    until it returns. In the bench's fixed-rate phase a worker that fell into this read every
+    intent 1.3-1.5 s after its append while its CPU sat half idle (docs/performance.md). A short
+    wait bounds that stall; an idle worker then sends a small fetch every `max_wait_ms`.
+    Idempotent; applies to consumers created afterwards."""
+    from faust.transport.drivers import aiokafka as driver
+
+    thread_class: Any = driver.AIOKafkaConsumerThread
+    current = thread_class._create_worker_consumer
+    original = getattr(current, "_faust_original", current)
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = max_wait_ms  # read by AIOKafkaConsumer.start
+        return consumer
+
+    create_worker_consumer._faust_original = original  # type: ignore[attr-defined]
+    thread_class._create_worker_consumer = create_worker_consumer

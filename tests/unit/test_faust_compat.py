@@ -735,3 +735,24 @@ async def test_a_first_event_after_an_idle_spell_is_handed_over_without_lingerin
     _queued(app, channel, 2)
     assert [e.message.offset for e in await asyncio.wait_for(second, timeout=30)] == [1, 2]
     await taken.aclose()
+
+
+async def test_the_worker_consumer_holds_a_fetch_at_most_the_bounded_wait() -> None:
+    app = faust.App("compat-fetch-wait", broker="kafka://127.0.0.1:9", store="memory://")
+    thread = app.consumer._thread
+    create = type(thread)._create_worker_consumer
+    faust_own = getattr(create, "_faust_original", create)  # another test may have bounded it
+    assert faust_own(thread, app.transport)._fetch_max_wait_ms == 1500
+    faust_compat.bound_fetch_wait(50)
+    faust_compat.bound_fetch_wait(50)  # idempotent: wraps faust's own, not itself
+    consumer = thread._create_worker_consumer(app.transport)
+    assert consumer._fetch_max_wait_ms == 50
+    assert consumer._group_id == "compat-fetch-wait"  # still faust's consumer, configured by it
+
+
+def test_aiokafka_starts_its_fetcher_with_the_consumer_fetch_wait() -> None:
+    import inspect
+
+    from aiokafka import AIOKafkaConsumer
+
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
