@@ -28,6 +28,9 @@ The gate needs these things faust has no public API for:
   either a full batch or its window).
 - `allow_pending_sends(app, n)`: faust stalls every stream once its producer buffer holds 100
   messages; a batch of intents queues several hundred.
+- `bound_fetch_wait(ms)`: faust creates its aiokafka consumer with a fixed 1.5 s fetch wait,
+  which stalled a worker's intents for that long after a long batch; the gate sets a shorter
+  one on the consumer faust creates (aiokafka's `_fetch_max_wait_ms`, read when it starts).
 
 and, for start-up and health checks: where faust keeps a table's partition databases on disk and
 the changelog offset it persisted in each (`store_check.py` reads them before faust starts), the
