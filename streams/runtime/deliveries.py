@@ -190,7 +190,8 @@ class DeliveryReconciler:
 
     def _put(self, partition: int, key: bytes, entry: Reconciliation) -> None:
         self.store.put(partition, key, encode_entry(partition, entry))
-        self.touched[key] = partition
+        if entry.deliveries:  # only a delivery can owe a violation (Reconciliation.owed)
+            self.touched[key] = partition
 
     # ---------------------------------------------------------------- violations
 

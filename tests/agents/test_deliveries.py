@@ -147,6 +147,31 @@ async def test_a_delivery_waits_for_its_verdict(gate_app: WorkerApp, codec: Wire
     assert counted(gate_app, "consentgate_deliveries_pending") == 0
 
 
+async def test_a_delivery_held_is_filed_when_its_denying_verdict_comes(
+    gate_app: WorkerApp, codec: WireCodec
+):
+    assert deliver(gate_app, codec, "m7", address="+14155550188") == 0  # no verdict yet
+    await decide(gate_app, codec, "m7", allowed=False)
+    assert [v["id"] for v in delivery_violations(gate_app, codec)] == ["m7:SENT_AFTER_DENY"]
+    assert counted(gate_app, "consentgate_deliveries_pending") == 0
+
+
+async def test_a_verdict_alone_leaves_nothing_to_check(gate_app: WorkerApp, codec: WireCodec):
+    """Only a delivery can owe a violation: a verdict with none held is stored, not checked."""
+    await put(gate_app, codec, "consent", topics.CONSENT, consent(id="c-m8"))
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m8"), key=PHONE.encode())
+    [(key, value)] = sent(gate_app).of(topics.VERDICTS)
+    name = gate_app.names[topics.VERDICTS.base]
+    with gate_app.outputs.batch(lambda: None):
+        reconciler(gate_app).handle(Inbound(name, 0, 0, key, value, AT.timestamp()))
+        assert reconciler(gate_app).touched == {}
+        reconciler(gate_app).store.flush()
+    entry = decode_entry(reconciler(gate_app).store.get(0, b"m8") or b"")[1]
+    assert entry.outcome is not None and entry.outcome.allowed and entry.deliveries == ()
+    assert deliver(gate_app, codec, "m8") == 0  # then its delivery is judged, and fine
+    assert counted(gate_app, "consentgate_deliveries_reconciled_total", outcome="OK") == 1
+
+
 async def test_a_delivery_without_verdict_is_filed_after_the_wait(
     gate_app: WorkerApp, codec: WireCodec
 ):
