@@ -37,7 +37,9 @@ class _CountingOutputs:
     def __init__(self) -> None:
         self.sent: Counter[str] = Counter()
 
-    def send(self, spec: Any, key: bytes | None, value: bytes, on_ack: Any = None) -> None:
+    def send(
+        self, spec: Any, key: bytes | None, value: bytes, on_ack: Any = None, headers: Any = None
+    ) -> None:
         self.sent[spec.base] += 1
 
 

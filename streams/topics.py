@@ -71,6 +71,11 @@ VERDICTS = TopicSpec(
     schema="verdict",
     doc="One allow or deny per intent; the delivery side reads it.",
 )
+# Every verdict also carries what the delivery reconciler needs of it in this header (a JSON
+# array: policy/deliveries.encode_outcome), so the reconciler, which reads every verdict back,
+# does not decode the Avro value. The value stays the record of the decision; a verdict without
+# the header (an older gate's) is decoded as before.
+OUTCOME_HEADER = "consentgate-outcome"
 VIOLATIONS = TopicSpec(
     "violations",
     key="intent id (UTF-8)",

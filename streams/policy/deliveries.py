@@ -262,6 +262,12 @@ class Reconciliation:
 
 _HEADER: Final = struct.Struct(">BH?q")
 _FORMAT: Final = 1
+# The verdict's outcome header: id, decision, reason, channel, sender, intent_at_ms, recipient_ref.
+MAX_OUTCOME_BYTES: Final = 4096
+_MAYBE_STR: Final = (str, type(None))
+_OUTCOME_TYPES: Final[tuple[type | tuple[type, ...], ...]] = (
+    str, str, str, _MAYBE_STR, _MAYBE_STR, (int, type(None)), _MAYBE_STR,
+)  # fmt: skip
 
 
 def header(data: bytes) -> tuple[int, bool, int]:
@@ -272,11 +278,37 @@ def header(data: bytes) -> tuple[int, bool, int]:
     return partition, waiting, seen_ms
 
 
+def _outcome_row(o: IntentOutcome) -> list[Any]:
+    return [o.intent_id, o.decision, o.reason, o.channel, o.sender, o.intent_at_ms, o.recipient_ref]
+
+
+def encode_outcome(outcome: IntentOutcome) -> bytes:
+    """The verdict's OUTCOME_HEADER value: what reconciliation needs of it, without Avro."""
+    return orjson.dumps(_outcome_row(outcome))
+
+
+def decode_outcome(data: bytes) -> IntentOutcome:
+    """An OUTCOME_HEADER value, checked field by field (it comes from Kafka); ValueError when
+    it is not one, and the caller reads the verdict itself instead."""
+    if len(data) > MAX_OUTCOME_BYTES:
+        raise ValueError(f"outcome header of {len(data)} bytes")
+    try:
+        row = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"outcome header is not JSON: {exc}") from None
+    if not isinstance(row, list) or len(row) != len(_OUTCOME_TYPES):
+        raise ValueError("outcome header is not a list of seven fields")
+    for value, types in zip(row, _OUTCOME_TYPES, strict=True):
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise ValueError(f"outcome header field {value!r:.40} has the wrong type")
+    if row[1] not in ("allow", "deny") or not row[0]:
+        raise ValueError("outcome header has no intent id or an unknown decision")
+    return IntentOutcome(*row)
+
+
 def encode_entry(partition: int, entry: Reconciliation) -> bytes:
     o = entry.outcome
-    outcome = None if o is None else [
-        o.intent_id, o.decision, o.reason, o.channel, o.sender, o.intent_at_ms, o.recipient_ref,
-    ]  # fmt: skip
+    outcome = None if o is None else _outcome_row(o)
     deliveries = [
         [
             d.delivery_id,

@@ -125,6 +125,7 @@ def inbound(message: Any) -> Inbound:
         key=message.key,
         value=message.value,
         timestamp=message.timestamp,
+        headers=message.headers,
     )
 
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectors.partitioning import partition_for
@@ -54,6 +54,7 @@ from streams.policy.deliveries import (
     Reconciliation,
     classify,
     decode_entry,
+    decode_outcome,
     encode_entry,
     header,
     violation,
@@ -136,14 +137,16 @@ class DeliveryReconciler:
             self.ga.gate._dead_letter(msg, error_class, f"{type(exc).__name__}: {exc}", None)
 
     def _verdict(self, msg: Inbound, ts_ms: int) -> None:
-        try:
-            decoded = self.ga.gate.codec.decode(topics.VERDICTS, msg.value, trusted=True)
-            outcome = IntentOutcome.of(decoded)
-        except DecodeError as exc:  # not the gate's: nothing to reconcile with
-            log.warning("unreadable verdict %s[%d]@%d: %s", msg.topic, msg.partition,
-                        msg.offset, exc)  # fmt: skip
-            self.metrics.processing_errors.labels(topics.VERDICTS.base).inc()
-            return
+        outcome = outcome_in(msg)
+        if outcome is None:  # an older gate's verdict, or a header that does not read
+            try:
+                decoded = self.ga.gate.codec.decode(topics.VERDICTS, msg.value, trusted=True)
+                outcome = IntentOutcome.of(decoded)
+            except DecodeError as exc:  # not the gate's: nothing to reconcile with
+                log.warning("unreadable verdict %s[%d]@%d: %s", msg.topic, msg.partition,
+                            msg.offset, exc)  # fmt: skip
+                self.metrics.processing_errors.labels(topics.VERDICTS.base).inc()
+                return
         key = outcome.intent_id.encode()
         current = self._entry(msg.partition, key) or Reconciliation(outcome.intent_id)
         entry = current.with_verdict(outcome, ts_ms)
@@ -308,6 +311,25 @@ class DeliveryReconciler:
         self.indexed = True
         self.metrics.deliveries_pending.set(len(self.waiting))
         return deleted
+
+
+def outcome_in(msg: Inbound) -> IntentOutcome | None:
+    """The verdict's outcome from its header (topics.OUTCOME_HEADER), without decoding the
+    value; None when it has none or the header does not read."""
+    headers = msg.headers
+    if not headers:
+        return None
+    found = (
+        headers.get(topics.OUTCOME_HEADER) if isinstance(headers, Mapping)
+        else next((v for k, v in headers if k == topics.OUTCOME_HEADER), None)
+    )  # fmt: skip
+    if not isinstance(found, bytes):
+        return None
+    try:
+        return decode_outcome(found)
+    except ValueError as exc:
+        log.debug("verdict %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc)
+        return None
 
 
 def add_delivery_agents(ga: WorkerApp) -> DeliveryReconciler:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from streams import topics
 from streams.metrics import Children, GateMetrics
 from streams.policy.config import PolicyConfig
+from streams.policy.deliveries import IntentOutcome, encode_outcome
 from streams.policy.engine import intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
 from streams.policy.jurisdictions import table_for
@@ -66,6 +67,7 @@ class Inbound:
     key: bytes | None
     value: bytes | None
     timestamp: float  # seconds; broker append time on send-intents
+    headers: Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None = None  # as faust gives them
 
 
 def received_at(msg: Inbound) -> datetime:
@@ -251,8 +253,10 @@ class Gate:
             latency.observe(max(0.0, ack_time - intent_time))
 
         key = verdict.id.encode()
-        value = self.codec.encode(topics.VERDICTS, verdict.to_wire(), trusted=True)
-        self.outputs.send(topics.VERDICTS, key, value, on_ack)
+        wire = verdict.to_wire()
+        value = self.codec.encode(topics.VERDICTS, wire, trusted=True)
+        outcome = encode_outcome(IntentOutcome.of(wire))
+        self.outputs.send(topics.VERDICTS, key, value, on_ack, [(topics.OUTCOME_HEADER, outcome)])
         violation = violation_for(verdict, source)
         if violation is not None:
             kind = GateMetrics.sender_kind(violation.sender or "", self.config.first_party)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 AckCallback = Callable[[float], None]  # the time Kafka acknowledged the record (seconds)
 OffsetCallback = Callable[[int, int], None]  # (partition, offset) of the acknowledged record
+Headers = list[tuple[str, str | bytes | None]]  # record headers, in order, as librdkafka takes them
 # How often the event loop asks librdkafka for delivery reports while sends are outstanding,
 # and while none are (a send wakes the idle loop at once: `KafkaOutputs.serve`).
 POLL_BUSY_S = 0.001
@@ -45,7 +46,12 @@ POLL_IDLE_S = 0.02
 
 class Outputs(Protocol):
     def send(
-        self, spec: TopicSpec, key: bytes | None, value: bytes, on_ack: AckCallback | None = None
+        self,
+        spec: TopicSpec,
+        key: bytes | None,
+        value: bytes,
+        on_ack: AckCallback | None = None,
+        headers: Headers | None = None,
     ) -> None:
         """Queue one record for a gate topic; `on_ack(ack_time_s)` runs once Kafka has it."""
 
@@ -201,15 +207,20 @@ class KafkaOutputs:
         batch.seal()
 
     def send(
-        self, spec: TopicSpec, key: bytes | None, value: bytes, on_ack: AckCallback | None = None
+        self,
+        spec: TopicSpec,
+        key: bytes | None,
+        value: bytes,
+        on_ack: AckCallback | None = None,
+        headers: Headers | None = None,
     ) -> None:
         topic = self._names[spec.base]
         batch = self._batch
         report = partial(self._report, topic, batch, on_ack, None)
         if batch is not None:
-            batch.hold((topic, key, value, report))
+            batch.hold((topic, key, value, report, headers))
             return
-        self._produce(topic, None, key, value, report)
+        self._produce(topic, None, key, value, report, headers)
 
     def send_to(
         self, topic: str, partition: int, key: bytes, value: bytes | None, on_offset: OffsetCallback
@@ -225,22 +236,22 @@ class KafkaOutputs:
         delivery report, where librdkafka must not be polled: what its full queue refuses waits
         in `_deferred` for `serve` or `flush`."""
         for item in held:
-            topic, key, value, report = item
+            topic, key, value, report, headers = item
             if self._deferred:
                 self._deferred.append(item)
                 continue
             self._outstanding += 1
             self._sending.set()
             try:
-                self._producer.produce(topic, value, key, on_delivery=report)
+                self._producer.produce(topic, value, key, on_delivery=report, headers=headers)
             except BufferError:
                 self._outstanding -= 1
                 self._deferred.append(item)
 
     def _produce_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
-        for topic, key, value, report in deferred:
-            self._produce(topic, None, key, value, report)
+        for topic, key, value, report, headers in deferred:
+            self._produce(topic, None, key, value, report, headers)
 
     def _produce(
         self,
@@ -249,13 +260,14 @@ class KafkaOutputs:
         key: bytes | None,
         value: bytes | None,
         report: Callable[[Any, Any], None],
+        headers: Headers | None = None,
     ) -> None:
         self._outstanding += 1
         self._sending.set()
         while True:
             try:
                 if partition is None:
-                    self._producer.produce(topic, value, key, on_delivery=report)
+                    self._producer.produce(topic, value, key, on_delivery=report, headers=headers)
                 else:
                     self._producer.produce(topic, value, key, partition, on_delivery=report)
                 return
@@ -304,6 +316,7 @@ class RecordingOutputs:
 
     sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
     changelog: list[tuple[str, int, bytes, bytes | None]] = field(default_factory=list)
+    headers: list[Headers | None] = field(default_factory=list)  # of each record in `sent`
 
     @contextmanager
     def batch(self, on_complete: Callable[[], None]) -> Iterator[None]:
@@ -314,9 +327,15 @@ class RecordingOutputs:
         """Nothing waits: every send was acknowledged when made."""
 
     def send(
-        self, spec: TopicSpec, key: bytes | None, value: bytes, on_ack: AckCallback | None = None
+        self,
+        spec: TopicSpec,
+        key: bytes | None,
+        value: bytes,
+        on_ack: AckCallback | None = None,
+        headers: Headers | None = None,
     ) -> None:
         self.sent.append((spec.base, key, value))
+        self.headers.append(headers)
         if on_ack is not None:
             on_ack(time.time())
 

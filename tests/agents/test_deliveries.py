@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from streams import topics
-from streams.policy.deliveries import decode_entry
+from streams.policy.deliveries import IntentOutcome, decode_entry, decode_outcome
 from streams.runtime.app import WorkerApp, create_app
 from streams.runtime.deliveries import SWEEP_INTERVAL_S, DeliveryReconciler
 from streams.runtime.gate import Inbound
@@ -55,11 +55,14 @@ def reconciler(ga: WorkerApp) -> DeliveryReconciler:
     return found
 
 
-def feed(ga: WorkerApp, topic: str, key: bytes, value: bytes, stamp: float, p: int = 0) -> int:
+def feed(
+    ga: WorkerApp, topic: str, key: bytes, value: bytes, stamp: float, p: int = 0,
+    headers: Any = None,
+) -> int:  # fmt: skip
     """One record through the reconciler as its agent handles a batch (faust's test context
     cannot name which of the agent's two topics a record came from)."""
     with ga.outputs.batch(lambda: None):
-        reconciler(ga).handle(Inbound(topic, p, 0, key, value, stamp))
+        reconciler(ga).handle(Inbound(topic, p, 0, key, value, stamp, headers))
         reconciler(ga).store.flush()
         return reconciler(ga).check()
 
@@ -73,9 +76,17 @@ async def decide(ga: WorkerApp, codec: WireCodec, intent_id: str, *, allowed: bo
     if not allowed:
         record["address"] = "+14155550188"  # nobody's consent
     await put(ga, codec, "intent", topics.INTENTS, record, key=record["address"].encode())
-    for key, value in sent(ga).of(topics.VERDICTS)[before:]:
+    for key, value, headers in verdicts_sent(ga)[before:]:
         assert key is not None
-        feed(ga, ga.names[topics.VERDICTS.base], key, value, AT.timestamp())
+        feed(ga, ga.names[topics.VERDICTS.base], key, value, AT.timestamp(), headers=headers)
+
+
+def verdicts_sent(ga: WorkerApp) -> list[tuple[bytes | None, bytes, Any]]:
+    """(key, value, headers) of every verdict the gate sent, in order."""
+    outputs = sent(ga)
+    return [(key, value, headers) for (base, key, value), headers
+            in zip(outputs.sent, outputs.headers, strict=True)
+            if base == topics.VERDICTS.base]  # fmt: skip
 
 
 def deliver(
@@ -172,6 +183,35 @@ async def test_a_verdict_alone_leaves_nothing_to_check(gate_app: WorkerApp, code
     assert counted(gate_app, "consentgate_deliveries_reconciled_total", outcome="OK") == 1
 
 
+async def test_the_reconciler_reads_a_verdict_s_outcome_header_not_its_value(
+    gate_app: WorkerApp, codec: WireCodec
+):
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="h1"), key=PHONE.encode())
+    [(key, value, headers)] = verdicts_sent(gate_app)
+    decoded = codec.decode(topics.VERDICTS, value)
+    assert [name for name, _ in headers] == [topics.OUTCOME_HEADER]
+    assert decode_outcome(headers[0][1]) == IntentOutcome.of(decoded)  # what the value says
+    assert key is not None and decoded["decision"] == "deny"
+    name = gate_app.names[topics.VERDICTS.base]
+    feed(gate_app, name, key, b"\x00not avro", AT.timestamp(), headers=headers)
+    entry = decode_entry(reconciler(gate_app).store.get(0, key) or b"")[1]
+    assert entry.outcome == IntentOutcome.of(decoded)  # the unreadable value was never decoded
+
+
+@pytest.mark.parametrize("header", [None, b"[1, 2]", b"\xff"])
+async def test_a_verdict_without_a_readable_outcome_header_is_decoded(
+    gate_app: WorkerApp, codec: WireCodec, header: bytes | None
+):
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="h2"), key=PHONE.encode())
+    [(key, value, _)] = verdicts_sent(gate_app)
+    headers = None if header is None else [(topics.OUTCOME_HEADER, header)]
+    assert key is not None
+    feed(gate_app, gate_app.names[topics.VERDICTS.base], key, value, AT.timestamp(),
+         headers=headers)  # fmt: skip
+    entry = decode_entry(reconciler(gate_app).store.get(0, key) or b"")[1]
+    assert entry.outcome == IntentOutcome.of(codec.decode(topics.VERDICTS, value))
+
+
 async def test_a_delivery_without_verdict_is_filed_after_the_wait(
     gate_app: WorkerApp, codec: WireCodec
 ):
@@ -204,9 +244,11 @@ async def test_a_violation_kafka_has_not_acknowledged_is_not_marked_nor_sent_twi
     outputs = sent(gate_app)
     original = outputs.send
 
-    def send_without_ack(spec: Any, key: Any, value: Any, on_ack: Any = None) -> None:
+    def send_without_ack(
+        spec: Any, key: Any, value: Any, on_ack: Any = None, headers: Any = None
+    ) -> None:
         held.append(on_ack)
-        original(spec, key, value)
+        original(spec, key, value, None, headers)
 
     outputs.send = send_without_ack  # type: ignore[method-assign]
     assert deliver(gate_app, codec, "m6", address="+14155550188") == 1

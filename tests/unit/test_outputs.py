@@ -28,10 +28,12 @@ class FakeProducer:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.queued: list[tuple[str, bytes, bytes | None, int | None, Any]] = []
+        self.headers: list[Any] = []  # of each produce call, in order
 
     def produce(self, topic: str, value: bytes, key: bytes | None, partition: int | None = None,
-                on_delivery: Any = None) -> None:  # fmt: skip
+                on_delivery: Any = None, headers: Any = None) -> None:  # fmt: skip
         self.queued.append((topic, value, key, partition, on_delivery))
+        self.headers.append(headers)
 
     def deliver(self, error: Any = None) -> None:
         queued, self.queued = self.queued, []
@@ -114,14 +116,27 @@ def test_held_sends_the_full_queue_refuses_wait_for_serve(kafka_outputs: Any) ->
     fake.produce = produce  # type: ignore[method-assign]
     done: list[int] = []
     with out.batch(lambda: done.append(1)):
-        out.send(topics.VERDICTS, b"m1", b"allow")
+        out.send(topics.VERDICTS, b"m1", b"allow", headers=[("h", b"1")])
         out.send_to("changelog", 0, b"addr", b"state", lambda p, o: None)
     fake.deliver()  # changelog acknowledged: the verdict is refused by the full queue
     assert fake.queued == [] and done == []
     refuse[0] = False
     assert out.flush(1.0) == 1  # produced by flush; the fake never delivers on its own
+    assert fake.headers[-1] == [("h", b"1")]  # its headers kept while it waited
     fake.deliver()
     assert done == [1]
+
+
+def test_a_send_s_headers_reach_kafka_held_or_not(kafka_outputs: Any) -> None:
+    out, _ = kafka_outputs
+    fake = producer(out)
+    out.send(topics.VERDICTS, b"m1", b"allow", headers=[("h", b"direct")])
+    with out.batch(lambda: None):
+        out.send(topics.VERDICTS, b"m2", b"deny", headers=[("h", b"held")])
+        out.send(topics.DEAD_LETTERS, b"k", b"v")
+        out.send_to("changelog", 0, b"addr", b"state", lambda p, o: None)
+    fake.deliver()
+    assert fake.headers == [[("h", b"direct")], None, [("h", b"held")], None]
 
 
 def test_batch_without_sends_completes_when_sealed(kafka_outputs: Any) -> None:

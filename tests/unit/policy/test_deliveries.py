@@ -22,7 +22,9 @@ from streams.policy.deliveries import (
     Reconciliation,
     classify,
     decode_entry,
+    decode_outcome,
     encode_entry,
+    encode_outcome,
     header,
     violation,
 )
@@ -177,6 +179,31 @@ def test_entries_round_trip_and_expire() -> None:
         decode_entry(b"\x01\x00\x00\x00" + b"\x00" * 8 + b"[1]")
     with pytest.raises(ValueError):
         header(b"\x09")
+
+
+def test_the_outcome_header_round_trips() -> None:
+    bare = allow(decision="deny", reason="NO_CONSENT", channel=None, sender=None,
+                 intent_at_ms=None, recipient_ref=None)  # fmt: skip
+    for outcome in (allow(), bare):
+        assert decode_outcome(encode_outcome(outcome)) == outcome
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"", b"not json", b"{}", b'["m1", "allow", "CONSENT_VALID"]',
+        b'["m1", "maybe", "R", null, null, null, null]',  # an unknown decision
+        b'["", "allow", "R", null, null, null, null]',  # no intent id
+        b'["m1", "allow", "R", null, null, true, null]',  # a boolean is not a time
+        b'["m1", "allow", "R", null, null, 1.5, null]',
+        b'["m1", "allow", "R", 7, null, null, null]',
+        b'["m1", "allow", "R", null, null, null, null, "extra"]',
+        b'["' + b"m" * 5000 + b'", "allow", "R", null, null, null, null]',  # over the size
+    ],
+)  # fmt: skip
+def test_an_outcome_header_that_does_not_read_is_refused(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        decode_outcome(data)
 
 
 # ---------------------------------------------------------------- replay
