@@ -66,6 +66,7 @@ class OutputReader:
         self.spec = spec
         self.codec = codec
         self.records: list[dict[str, Any]] = []
+        self.headers: list[list[tuple[str, bytes]]] = []  # of each record, as Kafka gave them
         name = spec.name(settings.topic_prefix)
         self._consumer = Consumer(
             client_config(
@@ -83,6 +84,7 @@ class OutputReader:
                 if message.error():
                     continue
                 self.records.append(self.codec.decode(self.spec, message.value()))
+                self.headers.append(list(message.headers() or []))
                 got += 1
         return got
 

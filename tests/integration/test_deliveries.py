@@ -26,6 +26,7 @@ from connectors.producer import producer_config
 from streams import topics
 from streams.cli import main
 from streams.kafka_config import security_config
+from streams.policy.deliveries import IntentOutcome, decode_outcome
 from streams.policy.pseudonym import Pseudonyms, parse_keys
 from streams.settings import environment_of
 from tests.gatekit import RunningGate, SmsRecipients, gate_settings
@@ -112,6 +113,11 @@ def test_deliveries_are_reconciled_with_their_verdicts(
         decisions = {v["id"]: v["decision"] for v in verdicts.records}
         assert decisions == {"m-ok": "allow", "m-deny": "deny", "m-else": "allow",
                              "m-moved": "allow"}  # fmt: skip
+        for record, headers in zip(verdicts.records, verdicts.headers, strict=True):
+            # what the reconciler reads instead of the value, through Kafka as it was sent
+            assert [decode_outcome(v) for k, v in headers if k == topics.OUTCOME_HEADER] == [
+                IntentOutcome.of(record)
+            ]
 
         publish(delivery("m-ok", national(ok), jurisdiction="US"))  # its recipient: fine
         publish(delivery("m-deny", denied))
