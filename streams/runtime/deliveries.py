@@ -10,7 +10,9 @@ reports meet in one partition of the `deliveries` table (key: intent id; value:
 by anything but its `intent_id`, or on another partition than murmur2 gives (another
 partitioner), is re-sent keyed by its intent id through the gate's producer (murmur2) and
 counted in `consentgate_records_applied{topic="deliveries",kind="reroute"}`. Verdicts are the
-gate's own output and are never re-sent.
+gate's own output and are never re-sent; their outcome is read from the `consentgate-outcome`
+header (`topics.OUTCOME_HEADER`, `outcome_in`), and the Avro value decoded only when that header
+is missing or does not read (an older gate's verdict).
 
 Rules (`Reconciliation`): a verdict with deliveries held judges them at once; a delivery with
 its verdict known is judged at once; a delivery with no verdict waits until the verdict comes or
@@ -18,8 +20,8 @@ its verdict known is judged at once; a delivery with no verdict waits until the 
 ends on either clock: verdict record time (the latest broker timestamp read from `verdicts` on
 that partition has passed the report's timestamp by `wait`: its verdict, produced before the
 message went out, would have been read), or wall time since the worker first held it. The
-check runs after every batch (for the intents the batch touched and those waiting) and every
-CHECK_INTERVAL_S.
+check runs after every batch (for the intents the batch touched that hold a delivery, and those
+waiting) and every CHECK_INTERVAL_S.
 
 Exactly-once-ish, as complaints.py: a violation (id `<intent id>:<rule>`, keyed by the intent
 id, on `violations`) is sent first and its rule marked in the entry in the callback of Kafka's
