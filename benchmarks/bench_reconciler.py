@@ -25,6 +25,7 @@ from streams import topics
 from streams.runtime.deliveries import DeliveryReconciler
 from streams.runtime.gate import Inbound
 from streams.runtime.ordering import HoldResult
+from streams.runtime.statestore import MappingStore
 from streams.settings import Settings
 
 BATCH = 50
@@ -43,20 +44,12 @@ class _Verdicts:
             self.verdicts.append((key, value, headers))
 
 
-class _Table:
-    """The reconciler's store on a dict (the worker's is RocksDB, written per batch)."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, partition: int, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def put(self, partition: int, key: bytes, value: bytes) -> None:
-        self.data[key] = value
+class _Table(MappingStore):
+    """The gate's mapping store, with what the reconciler also calls on its write-behind store
+    (the worker's is RocksDB, written per batch)."""
 
     def delete(self, partition: int, key: bytes) -> None:
-        self.data.pop(key, None)
+        self.mapping.pop(key, None)
 
     def flush(self) -> int:
         return 0
@@ -79,7 +72,7 @@ def main() -> None:
     worker: Any = SimpleNamespace(
         gate=gate, metrics=gate.metrics, settings=Settings(), names=names, outputs=outputs
     )
-    reconciler = DeliveryReconciler(worker, table=None, store=_Table(), ready=lambda: True)  # type: ignore[arg-type]
+    reconciler = DeliveryReconciler(worker, table=None, store=_Table({}), ready=lambda: True)  # type: ignore[arg-type]
     now = time.time()
     inbound = [
         Inbound(topics.VERDICTS.base, n % 12, n, key, value, now, None if args.no_header else h)
