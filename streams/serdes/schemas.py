@@ -21,6 +21,14 @@ from typing import Any
 
 from fastavro import parse_schema
 
+from streams.serdes.compiled import (
+    FastReader,
+    FastWriter,
+    Unsupported,
+    compile_reader,
+    compile_writer,
+)
+
 # Writer schemas nested deeper than this are refused (ours are 3 deep).
 MAX_SCHEMA_DEPTH = 16
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -77,6 +85,9 @@ class ParsedSchema:
     has_int: bool
     check: Check = field(repr=False)
     shape: Any = field(repr=False)
+    # compiled from `raw` (`serdes.compiled`); None: outside its vocabulary, fastavro only
+    fast_read: FastReader | None = field(default=None, repr=False)
+    fast_write: FastWriter | None = field(default=None, repr=False)
 
     def prepare(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Check `record` against the schema and convert what needs converting (ISO-8601 text and
@@ -107,6 +118,11 @@ def make_parsed(raw: dict[str, Any], name: str) -> ParsedSchema:
     timestamps = frozenset(f["name"] for f in raw["fields"] if _is_timestamp(f["type"]))
     named: dict[str, Any] = {}
     check = _compile(raw, namespace or "", named)
+    try:
+        fast_read: FastReader | None = compile_reader(raw)
+        fast_write: FastWriter | None = compile_writer(raw)
+    except Unsupported:
+        fast_read = fast_write = None
     return ParsedSchema(
         name=name,
         raw=raw,
@@ -120,6 +136,8 @@ def make_parsed(raw: dict[str, Any], name: str) -> ParsedSchema:
         has_int=_mentions(raw, "int"),
         check=check,
         shape=shape_of(raw),
+        fast_read=fast_read,
+        fast_write=fast_write,
     )
 
 
