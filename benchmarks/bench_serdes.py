@@ -6,6 +6,7 @@ Run: .venv/bin/pytest benchmarks/bench_serdes.py --benchmark-enable
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from fastavro import schemaless_reader
 
 from streams import topics
-from streams.serdes import WireCodec
+from streams.serdes import WireCodec, load_schemas
 from tests.builders import mock_codec
 
 AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
@@ -66,6 +67,24 @@ def test_intent_decode_with_checks(benchmark: Any, codec: WireCodec) -> None:
     assert benchmark(codec.decode, topics.INTENTS, data) == INTENT
 
 
+@pytest.fixture(scope="module")
+def fastavro_codec() -> WireCodec:
+    """The same codec without the compiled readers and writers: fastavro's path throughout."""
+    schemas = {
+        name: dataclasses.replace(parsed, fast_read=None, fast_write=None)
+        for name, parsed in load_schemas().items()
+    }
+    c = mock_codec(schemas=schemas)
+    c.prefetch()
+    return c
+
+
+def test_intent_decode_with_checks_fastavro_path(benchmark: Any, fastavro_codec: WireCodec) -> None:
+    """The checked decode as it was before the compiled readers: read, then re-encode."""
+    data = fastavro_codec.encode(topics.INTENTS, INTENT)
+    assert benchmark(fastavro_codec.decode, topics.INTENTS, data) == INTENT
+
+
 def test_intent_decode_fastavro_only_baseline(benchmark: Any, codec: WireCodec) -> None:
     """fastavro alone, no checks: the cost the checks add is the difference."""
     data = codec.encode(topics.INTENTS, INTENT)
@@ -82,6 +101,17 @@ def test_intent_decode_fastavro_only_baseline(benchmark: Any, codec: WireCodec) 
 def test_verdict_encode(benchmark: Any, codec: WireCodec) -> None:
     data = benchmark(codec.encode, topics.VERDICTS, VERDICT)
     assert codec.decode(topics.VERDICTS, data)["id"] == VERDICT["id"]
+
+
+def test_verdict_encode_trusted(benchmark: Any, codec: WireCodec) -> None:
+    """How the gate writes its verdicts: built from its own typed values, no field check."""
+    data = benchmark(codec.encode, topics.VERDICTS, VERDICT, trusted=True)
+    assert codec.decode(topics.VERDICTS, data)["id"] == VERDICT["id"]
+
+
+def test_verdict_encode_trusted_fastavro_path(benchmark: Any, fastavro_codec: WireCodec) -> None:
+    data = benchmark(fastavro_codec.encode, topics.VERDICTS, VERDICT, trusted=True)
+    assert fastavro_codec.decode(topics.VERDICTS, data)["id"] == VERDICT["id"]
 
 
 def test_verdict_encode_from_iso_text(benchmark: Any, codec: WireCodec) -> None:
