@@ -1,9 +1,10 @@
 """Confluent wire format in and out, with the checks fastavro lacks.
 
 A value on the wire is: magic byte 0, the writer schema's registry id (4 bytes, big-endian), then
-the Avro binary body. fastavro does the Avro; confluent-kafka's `SchemaRegistryClient` does only
-the registry's HTTP (register, versions of a subject, compatibility). Ids are cached both ways,
-so once a subject's versions are known, encoding and decoding make no HTTP call.
+the Avro binary body. The current schemas' compiled readers and writers (`compiled.py`) do the
+Avro when they can, fastavro otherwise; confluent-kafka's `SchemaRegistryClient` does only the
+registry's HTTP (register, versions of a subject, compatibility). Ids are cached both ways, so
+once a subject's versions are known, encoding and decoding make no HTTP call.
 
 Decoding is strict and fails closed; every failure is a `DecodeError` with a bounded
 `error_class` (a metrics label and the dead letter's `error_class`):
@@ -25,6 +26,10 @@ Decoding is strict and fails closed; every failure is a `DecodeError` with a bou
   varints and booleans other than 0/1; we re-encode the decoded value with the writer schema and
   require the very same bytes. A consequence, on purpose: arrays and maps must be written in one
   block (every Avro writer we know does so by default) and maps without duplicate keys.
+
+The compiled reader of a writer schema shaped as the current one makes all of these checks in one
+pass; whatever it refuses, the path above reads again and decides, so errors and their classes
+are the same either way.
 
 `RegistryUnavailableError` (not a `DecodeError`) means the registry could not be asked: retry,
 don't dead-letter. Keys are plain UTF-8 strings (see `schemas/README.md` for why).
@@ -447,8 +452,9 @@ class WireCodec:
         datetimes). Raises a `DecodeError` subclass, or `RegistryUnavailableError`.
 
         `trusted`: the gate's own output read back (verdicts, by the delivery reconciler), which
-        only the gate writes: the canonical-form check (a re-encode, about 40% of the cost) is
-        skipped; header, size, schema id, 32-bit ints and trailing bytes are still checked. A
+        only the gate writes: on fastavro's path the canonical-form check (a re-encode, about
+        40% of that path's cost) is skipped; header, size, schema id, 32-bit ints and trailing
+        bytes are still checked. The compiled reader checks everything either way. A
         canonical-looking forgery would pass that check anyway: what guards a gate topic is
         who may write to it (ACLs, docs/operations.md "Principals and ACLs")."""
         if data is None or len(data) == 0:
