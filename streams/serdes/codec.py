@@ -628,7 +628,7 @@ class WireCodec:
                     check=current.check if current.has_int else None,
                     fast_read=current.fast_read,
                 )
-            parsed_writer = make_parsed(raw, f"{spec.schema}@{schema_id}")
+            parsed_writer = make_parsed(raw, f"{spec.schema}@{schema_id}", compiled=False)
         except Exception as exc:
             return f"unusable writer schema: {type(exc).__name__}: {str(exc)[:160]}"
         return _Writer(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -106,7 +107,9 @@ def parse_schema_text(text: str, name: str) -> ParsedSchema:
     return make_parsed(raw, name)
 
 
-def make_parsed(raw: dict[str, Any], name: str) -> ParsedSchema:
+def make_parsed(raw: dict[str, Any], name: str, *, compiled: bool = True) -> ParsedSchema:
+    """`compiled=False` for a writer schema from the registry: only our own schemas are compiled
+    into code (`serdes.compiled`); another producer's version is read by fastavro and resolved."""
     if not isinstance(raw, dict) or raw.get("type") != "record":
         raise ValueError(f"{name}: a top-level schema must be a record")
     parsed = parse_schema(raw, named_schemas={})
@@ -118,11 +121,11 @@ def make_parsed(raw: dict[str, Any], name: str) -> ParsedSchema:
     timestamps = frozenset(f["name"] for f in raw["fields"] if _is_timestamp(f["type"]))
     named: dict[str, Any] = {}
     check = _compile(raw, namespace or "", named)
-    try:
-        fast_read: FastReader | None = compile_reader(raw)
-        fast_write: FastWriter | None = compile_writer(raw)
-    except Unsupported:
-        fast_read = fast_write = None
+    fast_read: FastReader | None = None
+    fast_write: FastWriter | None = None
+    if compiled:
+        with contextlib.suppress(Unsupported):  # outside the vocabulary: fastavro only
+            fast_read, fast_write = compile_reader(raw), compile_writer(raw)
     return ParsedSchema(
         name=name,
         raw=raw,

@@ -451,3 +451,36 @@ def test_the_gate_reads_and_writes_the_bench_workload_without_fastavro(
         assert parsed.fast_read is not None
         expected = schemaless_reader(io.BytesIO(value[5:]), parsed.parsed, None)
         assert parsed.fast_read(value, 5) == expected
+
+
+def test_a_writer_schema_from_the_registry_is_never_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Code is generated from our own schema files only: another producer's version, even a
+    harmless one, is read by fastavro and resolved to ours."""
+    from confluent_kafka.schema_registry import Schema
+
+    import streams.serdes.schemas as schemas_module
+    from streams import topics
+
+    compiled: list[str] = []
+    real = schemas_module.compile_reader
+
+    def spy(raw: dict[str, Any]) -> Any:
+        compiled.append(raw["name"])
+        return real(raw)
+
+    codec = mock_codec()
+    older = load_history()["intent.v1"]
+    older_id = codec.registry.register_schema(
+        codec.subject(topics.INTENTS), Schema(older.text, "AVRO")
+    )
+    monkeypatch.setattr(schemas_module, "compile_reader", spy)
+    codec.prefetch()  # builds a reader for every registered version
+    body = fastavro_bytes(
+        "intent.v1", {f["name"]: None for f in older.raw["fields"]} | {"id": "m-1"}
+    )
+    assert body is not None
+    decoded = codec.decode(topics.INTENTS, b"\0" + older_id.to_bytes(4, "big") + body)
+    assert decoded["id"] == "m-1"
+    assert compiled == []
