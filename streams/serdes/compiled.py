@@ -241,6 +241,9 @@ def _gen_read(t: Any, target: str, src: _Source, ind: int) -> None:
     elif kind in ("array", "map"):
         items, size, item = src.name("items"), src.name("size"), src.name("item")
         _read_size(src, ind, size)
+        # every item of our schemas takes a byte at least: a larger count is hostile (or an
+        # array of nulls), and fastavro's path decides it rather than a loop of that length
+        src.add(ind, f"if {size} > limit - pos:", "    raise _Refused('more items than bytes')")
         if kind == "array":
             src.add(ind, f"{items} = []", f"for _ in range({size}):")
             _gen_read(t["items"], item, src, ind + 1)

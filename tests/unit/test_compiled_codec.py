@@ -484,3 +484,20 @@ def test_a_writer_schema_from_the_registry_is_never_compiled(
     decoded = codec.decode(topics.INTENTS, b"\0" + older_id.to_bytes(4, "big") + body)
     assert decoded["id"] == "m-1"
     assert compiled == []
+
+
+@pytest.mark.timeout(10)
+def test_a_count_larger_than_the_bytes_left_is_refused_at_once() -> None:
+    """An array of nulls takes no byte per item: a count of 2**40 would loop for hours."""
+    schema = _one_field({"type": "array", "items": "null"})
+    nulls = compile_reader(schema)
+    three = b"\x06\x00"  # three nulls, then the end: more items than bytes, left to fastavro
+    with pytest.raises(Refused):
+        nulls(three, 0)
+    parsed = parse_schema(schema, named_schemas={})
+    assert schemaless_reader(io.BytesIO(three), parsed, None) == {"f": [None, None, None]}
+    with pytest.raises(Refused):
+        nulls(b"\x80\x80\x80\x80\x80\x80\x02\x00", 0)  # 2**40 items, then the end
+    strings = compile_reader(_one_field({"type": "array", "items": "string"}))
+    with pytest.raises(Refused):
+        strings(b"\x80\x80\x80\x80\x80\x80\x02\x00", 0)
