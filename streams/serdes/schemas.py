@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,8 @@ def make_parsed(raw: dict[str, Any], name: str, *, compiled: bool = True) -> Par
     timestamps = frozenset(f["name"] for f in raw["fields"] if _is_timestamp(f["type"]))
     named: dict[str, Any] = {}
     check = _compile(raw, namespace or "", named)
-    fast_read: FastReader | None = None
-    fast_write: FastWriter | None = None
-    if compiled:
-        with contextlib.suppress(Unsupported):  # outside the vocabulary: fastavro only
-            fast_read, fast_write = compile_reader(raw), compile_writer(raw)
+    fast = _compiled(json.dumps(raw, sort_keys=True)) if compiled else None
+    fast_read, fast_write = fast if fast is not None else (None, None)
     return ParsedSchema(
         name=name,
         raw=raw,
@@ -142,6 +139,17 @@ def make_parsed(raw: dict[str, Any], name: str, *, compiled: bool = True) -> Par
         fast_read=fast_read,
         fast_write=fast_write,
     )
+
+
+@lru_cache(maxsize=128)
+def _compiled(text: str) -> tuple[FastReader, FastWriter] | None:
+    """A schema's compiled reader and writer, built once per distinct schema (about 2 ms each;
+    codecs are built per worker, tool and test); None outside the compiler's vocabulary."""
+    raw = json.loads(text)
+    try:
+        return compile_reader(raw), compile_writer(raw)
+    except Unsupported:
+        return None
 
 
 def load_schema_file(path: Path | str, name: str | None = None) -> ParsedSchema:

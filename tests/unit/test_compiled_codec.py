@@ -464,18 +464,18 @@ def test_a_writer_schema_from_the_registry_is_never_compiled(
     from streams import topics
 
     compiled: list[str] = []
-    real = schemas_module.compile_reader
+    real = schemas_module._compiled
 
-    def spy(raw: dict[str, Any]) -> Any:
-        compiled.append(raw["name"])
-        return real(raw)
+    def spy(text: str) -> Any:
+        compiled.append(text)
+        return real(text)
 
     codec = mock_codec()
     older = load_history()["intent.v1"]
     older_id = codec.registry.register_schema(
         codec.subject(topics.INTENTS), Schema(older.text, "AVRO")
     )
-    monkeypatch.setattr(schemas_module, "compile_reader", spy)
+    monkeypatch.setattr(schemas_module, "_compiled", spy)
     codec.prefetch()  # builds a reader for every registered version
     body = fastavro_bytes(
         "intent.v1", {f["name"]: None for f in older.raw["fields"]} | {"id": "m-1"}
