@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -65,8 +66,16 @@ def readable(base: str, record: dict[str, Any]) -> str:
 
 
 def follow(
-    settings: Settings, spec: topics.TopicSpec, *, from_end: bool, idle_s: float
+    settings: Settings,
+    spec: topics.TopicSpec,
+    *,
+    from_end: bool,
+    idle_s: float,
+    stop: threading.Event | None = None,
 ) -> Iterator[dict[str, Any]]:
+    """Records of `spec` as they come; ends after `idle_s` without one (0: never), or within a
+    poll of `stop` being set (the consumer is closed before it returns: a caller that stops the
+    broker next gets no reconnect noise from it)."""
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
     from streams.kafka_config import client_config
@@ -86,7 +95,7 @@ def follow(
         start = OFFSET_END if from_end else OFFSET_BEGINNING
         consumer.assign([TopicPartition(name, p, start) for p in partitions])
         last = time.monotonic()
-        while True:
+        while stop is None or not stop.is_set():
             message = consumer.poll(0.2)
             if message is None or message.error():
                 if idle_s and time.monotonic() - last > idle_s:

@@ -40,6 +40,7 @@ from streams.devtools.workload import (
 from streams.settings import Settings
 
 DEMO_PREFIX = "demo."
+READER_STOP_S = 5.0  # the verdict reader ends within a poll (0.2 s) of the stop
 
 
 class Tally:
@@ -63,10 +64,8 @@ class Tally:
 def _follow(settings: Settings, tally: Tally, stop: threading.Event) -> None:
     from streams.cli.tail import follow
 
-    for record in follow(settings, topics.VERDICTS, from_end=True, idle_s=0):
+    for record in follow(settings, topics.VERDICTS, from_end=True, idle_s=0, stop=stop):
         tally.add(record)
-        if stop.is_set():
-            return
 
 
 def _render(tally: Tally, rate: float, elapsed: float, metrics_url: str) -> str:
@@ -119,6 +118,7 @@ class _Demo:
     tally: Tally = field(default_factory=Tally)
     clock: Clock = field(default_factory=Clock)
     intents: Iterator[dict[str, Any]] = field(default_factory=lambda: iter(()))
+    reader: threading.Thread | None = None
 
     def publish(self, record: dict[str, Any]) -> None:
         self.producer.publish({**record, "id": f"{self.run_id}-{record['id']}"}, wait=False)
@@ -158,6 +158,8 @@ def _run_on(base: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         demo.stop.set()
+        if demo.reader is not None:  # its consumer closed before the stack stops
+            demo.reader.join(timeout=READER_STOP_S)
         demo.connectors.stop()  # clients first, then the worker; the stack after us
         demo.worker.stop()
 
@@ -182,10 +184,10 @@ def _start(demo: _Demo, args: argparse.Namespace) -> None:
         ({**r, "id": f"{demo.run_id}-{r['id']}"} for r in state), wait_each=False
     )
     demo.tally = Tally(_watch(demo, state))
-    reader = threading.Thread(
+    demo.reader = threading.Thread(
         target=_follow, args=(demo.settings, demo.tally, demo.stop), daemon=True
     )
-    reader.start()
+    demo.reader.start()
     demo.intents = intent_records(recipients, 10**9, demo.clock)
 
 
