@@ -6,7 +6,6 @@ Run: .venv/bin/pytest benchmarks/bench_serdes.py --benchmark-enable
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ from fastavro import schemaless_reader
 
 from streams import topics
 from streams.serdes import WireCodec, load_schemas
-from tests.builders import mock_codec
+from tests.builders import mock_codec, without_fast_path
 
 AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 INTENT = {
@@ -70,11 +69,7 @@ def test_intent_decode_with_checks(benchmark: Any, codec: WireCodec) -> None:
 @pytest.fixture(scope="module")
 def fastavro_codec() -> WireCodec:
     """The same codec without the compiled readers and writers: fastavro's path throughout."""
-    schemas = {
-        name: dataclasses.replace(parsed, fast_read=None, fast_write=None)
-        for name, parsed in load_schemas().items()
-    }
-    c = mock_codec(schemas=schemas)
+    c = mock_codec(schemas=without_fast_path(load_schemas()))
     c.prefetch()
     return c
 

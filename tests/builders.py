@@ -15,13 +15,14 @@ confluent-kafka's in-memory registry, for tests without a broker.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from streams.serdes import WireCodec, new_registry_client
+from streams.serdes import ParsedSchema, WireCodec, new_registry_client
 
 PHONE = "+14155550101"  # San Francisco
 EMAIL = "alice@example.com"
@@ -124,3 +125,8 @@ def mock_codec(registry: SchemaRegistryClient | None = None, **options: Any) -> 
     codec = WireCodec(registry if registry is not None else mock_registry(), **options)
     codec.register_all(compatibility=None)
     return codec
+
+
+def without_fast_path(schemas: Mapping[str, ParsedSchema]) -> dict[str, ParsedSchema]:
+    """The schemas with no compiled reader or writer: a codec on them takes fastavro's path."""
+    return {n: dataclasses.replace(p, fast_read=None, fast_write=None) for n, p in schemas.items()}

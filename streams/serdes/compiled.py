@@ -30,7 +30,18 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-__all__ = ["FastReader", "FastWriter", "Refused", "Unsupported", "compile_reader", "compile_writer"]
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "LONG_MAX",
+    "LONG_MIN",
+    "FastReader",
+    "FastWriter",
+    "Refused",
+    "Unsupported",
+    "compile_reader",
+    "compile_writer",
+]
 
 FastReader = Callable[[bytes, int], dict[str, Any]]
 """(data, start) -> the record that fills data[start:] exactly; raises otherwise."""
@@ -38,8 +49,9 @@ FastWriter = Callable[[Any, bytearray], None]
 """(record, out): appends the record's Avro body to out; raises if it cannot write it exactly."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+# Avro's int and long ranges (fastavro checks neither); `schemas` checks records against them too.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 _MAX_VARINT_BYTES = 10
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "string", "bytes"})
 
@@ -82,7 +94,7 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def _varint(value: int) -> bytes:
     """The zigzag varint of a 64-bit long."""
-    if not _LONG_MIN <= value <= _LONG_MAX:
+    if not LONG_MIN <= value <= LONG_MAX:
         raise Refused("beyond 64 bits")
     raw = (value << 1) ^ (value >> 63)
     out = bytearray()
@@ -112,8 +124,8 @@ _RUNTIME: dict[str, Any] = {
     "_timedelta": timedelta,
     "_datetime": datetime,
     "_Refused": Refused,
-    "_INT_MIN": _INT_MIN,
-    "_INT_MAX": _INT_MAX,
+    "_INT_MIN": INT_MIN,
+    "_INT_MAX": INT_MAX,
 }
 
 

@@ -23,6 +23,10 @@ from typing import Any
 from fastavro import parse_schema
 
 from streams.serdes.compiled import (
+    INT_MAX,
+    INT_MIN,
+    LONG_MAX,
+    LONG_MIN,
     FastReader,
     FastWriter,
     Unsupported,
@@ -32,8 +36,6 @@ from streams.serdes.compiled import (
 
 # Writer schemas nested deeper than this are refused (ours are 3 deep).
 MAX_SCHEMA_DEPTH = 16
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
 
 SCHEMA_NAMES: tuple[str, ...] = (
     "consent",

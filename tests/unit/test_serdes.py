@@ -6,7 +6,6 @@ tests/integration/test_registry_serdes.py.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import struct
@@ -40,7 +39,15 @@ from streams.serdes import (
     parse_schema_text,
 )
 from streams.topics import TopicSpec
-from tests.builders import consent, intent, mock_codec, mock_registry, optout, partner
+from tests.builders import (
+    consent,
+    intent,
+    mock_codec,
+    mock_registry,
+    optout,
+    partner,
+    without_fast_path,
+)
 
 AT = datetime(2026, 6, 1, 16, 0, tzinfo=UTC)
 
@@ -608,11 +615,6 @@ def test_negative_enum_index(registry: SchemaRegistryClient) -> None:
 
 
 # ---------------------------------------------------------------- writer schemas and evolution
-
-
-def without_fast_path(schemas: dict[str, ParsedSchema]) -> dict[str, ParsedSchema]:
-    """The schemas with no compiled reader or writer: the codec takes fastavro's path."""
-    return {n: dataclasses.replace(p, fast_read=None, fast_write=None) for n, p in schemas.items()}
 
 
 def reads_of(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
