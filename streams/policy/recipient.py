@@ -39,6 +39,8 @@ import phonenumbers
 from phonenumbers import geocoder
 from phonenumbers import timezone as number_timezones
 
+from streams.policy.addresses import parsed_number
+
 UNKNOWN_ZONE: Final = "Etc/Unknown"
 _DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -123,18 +125,32 @@ def _zones_named(names: tuple[str, ...]) -> tuple[tuple[str, ZoneInfo], ...] | N
 def number_facts(e164: str) -> NumberFacts:
     """Time zones and subdivision of a normalized (E.164) number, from phonenumbers' data. Cached
     per number: keys are E.164 (at most 16 characters) and entries share their zone tuples, so
-    the cache stays within a few hundred bytes an entry (~50 MiB when full)."""
+    the cache stays within a few hundred bytes an entry (~50 MiB when full).
+
+    The number is classified once: phonenumbers' `time_zones_for_number` and
+    `description_for_number` each classify it again before the same prefix lookups, which this
+    makes directly for a geographical (fixed-line or mobile) number, the common case."""
     try:
-        number = phonenumbers.parse(e164, None)
+        number = parsed_number(e164)
     except phonenumbers.NumberParseException:
         return NumberFacts((), None, None, "", None)
-    names = tuple(number_timezones.time_zones_for_number(number))
+    country = phonenumbers.region_code_for_number(number)
+    calling_code = number.country_code or 0  # a parsed number always has one
+    geographical = phonenumbers.is_number_type_geographical(
+        phonenumbers.number_type(number), calling_code
+    )
+    if geographical:
+        names = tuple(number_timezones.time_zones_for_geographical_number(number))
+    else:
+        names = tuple(number_timezones.time_zones_for_number(number))
     zones = _zones_named(names)
     description = ""
     subdivision = None
-    country = phonenumbers.region_code_for_number(number)
     if country in _NAMES:
-        description = geocoder.description_for_number(number, "en")
+        if geographical:
+            description = geocoder.description_for_valid_number(number, "en")
+        else:
+            description = geocoder.description_for_number(number, "en")
         subdivision = subdivision_from_description(country, description)
     found_country = country if country and country != "001" else None
     return NumberFacts(names, zones, subdivision, description, found_country)
