@@ -22,8 +22,10 @@ from typing import Any
 
 from streams import topics
 from streams.metrics import GateMetrics
+from streams.policy import addresses
 from streams.policy.config import PolicyConfig
 from streams.policy.pseudonym import Pseudonyms
+from streams.policy.recipient import number_facts
 from streams.policy.state import Agreements
 from streams.runtime.gate import Gate, Inbound
 from streams.runtime.ordering import HoldResult
@@ -74,6 +76,10 @@ def build(recipients: int, intents: int) -> tuple[Gate, list[Inbound], _Counting
         value = codec.encode(topics.INTENTS, wire_record(record))
         messages.append(Inbound(topics.INTENTS.base, 0, n, key, value, now))
     outputs.sent.clear()
+    # Keying the messages normalized their addresses in this process; the worker's producers are
+    # other processes, so it meets them uncached.
+    addresses.clear_caches()
+    number_facts.cache_clear()
     return gate, messages, outputs
 
 

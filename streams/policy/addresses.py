@@ -58,6 +58,7 @@ CACHED_CHARS: Final = 96
 normalize_party: Final = canonical_party
 
 _E164: Final = phonenumbers.PhoneNumberFormat.E164
+_UNKNOWN_TYPE: Final = phonenumbers.PhoneNumberType.UNKNOWN
 _HIDDEN: Final = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 _PHONE_PUNCTUATION: Final = frozenset(" \u00a0-.()/")
 # Most addresses are plain ASCII: a local part of letters, digits and `_ + -` in dot-separated
@@ -69,10 +70,10 @@ _PHONE_PUNCTUATION: Final = frozenset(" \u00a0-.()/")
 _PLAIN_EMAIL: Final = re.compile(r"([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)@([A-Za-z0-9.-]+)")
 _EMAIL_MAX_CHARS: Final = 254  # RFC 5321, as email-validator counts it
 DOMAIN_CACHE_ENTRIES: Final = 4096
-# The parse behind each recently normalized number, by its E.164 (`parsed_number`): the quiet
-# hours rule reads the number's prefix right after its intent is normalized, and a parse is
-# about 10 µs. Bounded: emptied when full.
-_RECENT_PARSES: dict[str, PhoneNumber] = {}
+# The parse and type behind each recently normalized number, by its E.164 (`parsed_number`): the
+# quiet hours rule reads the number's prefix right after its intent is normalized, and a parse
+# is about 10 µs, a type 4-9. Bounded: emptied when full.
+_RECENT_PARSES: dict[str, tuple[PhoneNumber, int]] = {}
 RECENT_PARSES: Final = 4096
 
 
@@ -89,6 +90,13 @@ def normalize_address(channel: str, raw: str, region: str | None = None) -> str:
     if len(raw) > CACHED_CHARS:
         return _normalize.__wrapped__(channel, raw, region)
     return _normalize(channel, raw, region)
+
+
+def clear_caches() -> None:
+    """Forget every address normalized so far (benchmarks of addresses not seen lately)."""
+    _normalize.cache_clear()
+    _plain_domain.cache_clear()
+    _RECENT_PARSES.clear()
 
 
 def hidden_character(text: str, *, whitespace: bool) -> str | None:
@@ -192,21 +200,27 @@ def _phone(raw: str, region: str | None) -> str:
     except phonenumbers.NumberParseException as exc:
         reason = str(exc).split(") ", 1)[-1]
         raise InvalidAddress(f"phone number {excerpt(raw)} does not parse: {reason}") from None
-    if number.extension or not phonenumbers.is_valid_number(number):
+    # A number is valid (`is_valid_number`) exactly when its type is known; the type is kept.
+    kind = phonenumbers.number_type(number)
+    if number.extension or kind == _UNKNOWN_TYPE:
         raise InvalidAddress(f"phone number {excerpt(raw)} is not a valid number")
     e164: str = phonenumbers.format_number(number, _E164)
     if len(_RECENT_PARSES) >= RECENT_PARSES:
         _RECENT_PARSES.clear()
-    _RECENT_PARSES[e164] = number
+    _RECENT_PARSES[e164] = (number, kind)
     return e164
 
 
-def parsed_number(e164: str) -> PhoneNumber:
-    """A normalized number, parsed: the parse its normalization made when that was recent (the
-    same fields: a valid number's E.164 parses back to them), else a new one. Raises
-    `phonenumbers.NumberParseException` for what does not parse."""
-    number = _RECENT_PARSES.get(e164)
-    return number if number is not None else phonenumbers.parse(e164, None)
+def parsed_number(e164: str) -> tuple[PhoneNumber, int]:
+    """A normalized number, parsed, and its `phonenumbers.PhoneNumberType`: what its
+    normalization found when that was recent (the same: a valid number's E.164 parses back to
+    the same fields), else found anew. Raises `phonenumbers.NumberParseException` for what does
+    not parse."""
+    found = _RECENT_PARSES.get(e164)
+    if found is not None:
+        return found
+    number = phonenumbers.parse(e164, None)
+    return number, phonenumbers.number_type(number)
 
 
 def _free_form(channel: str, raw: str) -> str:

@@ -2,8 +2,8 @@
 
 - `addresses._email` reads plain ASCII addresses without email-validator: it must return what
   `_email_checked` (every address through email-validator) returns, or refuse with its words.
-- `recipient.number_facts` reuses the normalizer's parse and classifies a number once: its
-  facts must be phonenumbers' own (`time_zones_for_number`, `description_for_number`).
+- `recipient.number_facts` reuses the normalizer's parse and type: its facts must be
+  phonenumbers' own (`time_zones_for_number`, `description_for_number`).
 - `Pseudonyms` computes HMAC from prepared SHA-256 states and base32 by table: it must equal
   `pseudonym`, the plain HMAC-SHA256 and base64 definition.
 """
@@ -152,11 +152,27 @@ def test_the_kept_parses_are_bounded() -> None:
 
 def test_a_number_never_normalized_is_parsed_afresh() -> None:
     addresses._RECENT_PARSES.clear()
-    assert phonenumbers.format_number(
-        addresses.parsed_number("+14155550123"), phonenumbers.PhoneNumberFormat.E164
-    ) == "+14155550123"  # fmt: skip
+    number, kind = addresses.parsed_number("+14155550123")
+    assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+14155550123"
+    assert kind == phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.UNKNOWN
     with pytest.raises(phonenumbers.NumberParseException):
         addresses.parsed_number("not a number")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(code=st.sampled_from([*_CALLING_CODES, 0, 999, 211]),
+       national=st.integers(0, 10**12))  # fmt: skip
+@example(code=1, national=4155550123)
+@example(code=1, national=1234567890)  # no NANP region takes it
+def test_a_number_is_valid_exactly_when_its_type_is_known(code: int, national: int) -> None:
+    """The normalizer reads validity from the type it keeps (phonenumbers' own equivalence,
+    pinned here in case a release changes it)."""
+    try:
+        number = phonenumbers.parse(f"+{code}{national}", None)
+    except phonenumbers.NumberParseException:
+        return
+    known = phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.UNKNOWN
+    assert phonenumbers.is_valid_number(number) == known
 
 
 # -- pseudonyms: the prepared HMAC and the table base32 against the plain definition
