@@ -8,8 +8,9 @@ and isolates, the BOM, soft hyphens), private-use, surrogate and unassigned code
 address is invalid, never a new recipient. Raw input longer than MAX_ADDRESS_CHARS is refused too.
 
 - email: surrounding whitespace trimmed (contract), then parsed by `email-validator` (no
-  deliverability check): no display names, angle brackets, `mailto:`, quoted local parts, IP
-  literals, comments or reserved domains (`.test`, `localhost`). The domain is mapped by IDNA
+  deliverability check; a plain ASCII address is read without it, to the same key: `_email`):
+  no display names, angle brackets, `mailto:`, quoted local parts, IP literals, comments or
+  reserved domains (`.test`, `localhost`). The domain is mapped by IDNA
   2008 with UTS-46 and kept as its lower-case **A-label** (`bücher.de`, `BÜCHER.de` and
   `xn--bcher-kva.de` are all `xn--bcher-kva.de`): ASCII keys hash the same in every producer and
   show no look-alike letters in logs. The local part is NFC-normalized and lower-cased with

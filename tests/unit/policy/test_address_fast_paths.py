@@ -150,6 +150,15 @@ def test_the_kept_parses_are_bounded() -> None:
     assert 0 < len(addresses._RECENT_PARSES) <= addresses.RECENT_PARSES
 
 
+def test_clearing_the_caches_forgets_every_address() -> None:
+    addresses.normalize_address("sms", "+1 415 555 0123")
+    addresses.normalize_address("email", "ann@example.com")
+    addresses.clear_caches()
+    assert addresses._normalize.cache_info().currsize == 0
+    assert addresses._plain_domain.cache_info().currsize == 0
+    assert not addresses._RECENT_PARSES
+
+
 def test_a_number_never_normalized_is_parsed_afresh() -> None:
     addresses._RECENT_PARSES.clear()
     number, kind = addresses.parsed_number("+14155550123")
