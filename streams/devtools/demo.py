@@ -4,18 +4,22 @@ Starts the local stack (unless one is configured) and a worker, loads consent fo
 recipients, then sends intents at a steady rate and shows, every second, what the gate decided and
 how fast. It also runs the HTTP connectors and prints a working unsubscribe link for one recipient
 (`demo_connectors.py`): click it and that recipient's next mails are denied. Ctrl-C (or
-`--duration`) stops everything the demo started, clients first, and nothing else.
+`--duration`) stops everything the demo started, clients first, and nothing else; so do SIGTERM
+and SIGHUP (a `kill`, a closed terminal, a timeout), which would otherwise end the demo at once
+and leave its worker, connectors and broker running.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,11 +102,33 @@ def run(args: argparse.Namespace) -> int:
 
     base = Settings.from_env()
     try:
-        with chosen_stack(base, log=lambda line: print(line, flush=True)) as stack:
+        with (
+            stopped_as_by_ctrl_c(),
+            chosen_stack(base, log=lambda line: print(line, flush=True)) as stack,
+        ):
             return _run_on(stack.settings(base), args)
     except StackChoiceError as exc:
         print(f"consentgate demo: {exc}", file=sys.stderr)
         return 2
+
+
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def stopped_as_by_ctrl_c() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise KeyboardInterrupt, so they stop what the demo started
+    as Ctrl-C does; the previous handlers are back afterwards. Main thread only."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
