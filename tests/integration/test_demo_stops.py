@@ -12,8 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from streams.devtools.localstack.process import is_alive
 from streams.devtools.ports import free_port
-from streams.settings import environment_of
+from streams.devtools.runner import worker_env
 
 STARTUP_TIMEOUT_S = 150.0
 STOP_TIMEOUT_S = 90.0
@@ -36,19 +37,11 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_sigterm_stops_the_demo_and_its_worker_and_connectors(kafka_stack, tmp_path):
     settings = kafka_stack.settings(web_port=free_port())
     demo = subprocess.Popen(
         [sys.executable, "-m", "streams", "demo", "--recipients", "300", "--rate", "100"],
-        cwd=tmp_path, env={**os.environ, **environment_of(settings)},
+        cwd=tmp_path, env=worker_env(settings),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -75,11 +68,11 @@ def test_sigterm_stops_the_demo_and_its_worker_and_connectors(kafka_stack, tmp_p
         reader.join(timeout=10)
         assert any("stopping..." in line for line in lines)
         deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        while any(is_alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in children if alive(pid)], "the demo left children running"
+        assert not [pid for pid in children if is_alive(pid)], "the demo left children running"
     finally:
         for pid in [demo.pid, *children]:
-            if alive(pid):
+            if is_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         demo.wait(timeout=10)
