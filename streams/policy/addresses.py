@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -44,6 +44,7 @@ from phonenumbers import PhoneNumber
 
 from streams.policy.config import canonical_party
 from streams.policy.errors import InvalidAddress, excerpt
+from streams.policy.phone_types import region_and_type
 
 EMAIL: Final = "email"
 PHONE_CHANNELS: Final = frozenset({"sms", "mms", "voice", "whatsapp", "fax"})
@@ -71,10 +72,20 @@ _PHONE_PUNCTUATION: Final = frozenset(" \u00a0-.()/")
 _PLAIN_EMAIL: Final = re.compile(r"([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)@([A-Za-z0-9.-]+)")
 _EMAIL_MAX_CHARS: Final = 254  # RFC 5321, as email-validator counts it
 DOMAIN_CACHE_ENTRIES: Final = 4096
-# The parse and type behind each recently normalized number, by its E.164 (`parsed_number`): the
-# quiet hours rule reads the number's prefix right after its intent is normalized, and a parse
-# is about 10 µs, a type 4-9. Bounded: emptied when full.
-_RECENT_PARSES: dict[str, tuple[PhoneNumber, int]] = {}
+
+
+class ParsedNumber(NamedTuple):
+    """A phone number as its normalization read it."""
+
+    number: PhoneNumber
+    kind: int  # `phonenumbers.PhoneNumberType`
+    region: str | None  # `phonenumbers.region_code_for_number`: "001" for non-geographical
+
+
+# The parse, type and region behind each recently normalized number, by its E.164
+# (`parsed_number`): the quiet hours rule reads the number's prefix right after its intent is
+# normalized, and a parse is about 10-20 µs. Bounded: emptied when full.
+_RECENT_PARSES: dict[str, ParsedNumber] = {}
 RECENT_PARSES: Final = 4096
 
 
@@ -202,26 +213,26 @@ def _phone(raw: str, region: str | None) -> str:
         reason = str(exc).split(") ", 1)[-1]
         raise InvalidAddress(f"phone number {excerpt(raw)} does not parse: {reason}") from None
     # A number is valid (`is_valid_number`) exactly when its type is known; the type is kept.
-    kind = phonenumbers.number_type(number)
+    region, kind = region_and_type(number)
     if number.extension or kind == _UNKNOWN_TYPE:
         raise InvalidAddress(f"phone number {excerpt(raw)} is not a valid number")
     e164: str = phonenumbers.format_number(number, _E164)
     if len(_RECENT_PARSES) >= RECENT_PARSES:
         _RECENT_PARSES.clear()
-    _RECENT_PARSES[e164] = (number, kind)
+    _RECENT_PARSES[e164] = ParsedNumber(number, kind, region)
     return e164
 
 
-def parsed_number(e164: str) -> tuple[PhoneNumber, int]:
-    """A normalized number, parsed, and its `phonenumbers.PhoneNumberType`: what its
-    normalization found when that was recent (the same: a valid number's E.164 parses back to
-    the same fields), else found anew. Raises `phonenumbers.NumberParseException` for what does
-    not parse."""
+def parsed_number(e164: str) -> ParsedNumber:
+    """A normalized number, parsed, with its type and region: what its normalization found
+    when that was recent (the same: a valid number's E.164 parses back to the same fields), else
+    found anew. Raises `phonenumbers.NumberParseException` for what does not parse."""
     found = _RECENT_PARSES.get(e164)
     if found is not None:
         return found
     number = phonenumbers.parse(e164, None)
-    return number, phonenumbers.number_type(number)
+    region, kind = region_and_type(number)
+    return ParsedNumber(number, kind, region)
 
 
 def _free_form(channel: str, raw: str) -> str:

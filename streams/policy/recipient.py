@@ -127,15 +127,14 @@ def number_facts(e164: str) -> NumberFacts:
     per number: keys are E.164 (at most 16 characters) and entries share their zone tuples, so
     the cache stays within a few hundred bytes an entry (~50 MiB when full).
 
-    The number is classified once, by its normalization (`parsed_number`): phonenumbers'
-    `time_zones_for_number` and `description_for_number` each classify it again before the same
-    prefix lookups, which this makes directly for a geographical (fixed-line or mobile) number,
-    the common case."""
+    The number is classified once, by its normalization (`parsed_number` keeps its type and
+    region): phonenumbers' `time_zones_for_number` and `description_for_number` each classify it
+    again before the same prefix lookups, which this makes directly for a geographical
+    (fixed-line or mobile) number, the common case."""
     try:
-        number, kind = parsed_number(e164)
+        number, kind, country = parsed_number(e164)
     except phonenumbers.NumberParseException:
         return NumberFacts((), None, None, "", None)
-    country = phonenumbers.region_code_for_number(number)
     calling_code = number.country_code or 0  # a parsed number always has one
     geographical = phonenumbers.is_number_type_geographical(kind, calling_code)
     if geographical:

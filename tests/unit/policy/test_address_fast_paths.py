@@ -161,9 +161,10 @@ def test_clearing_the_caches_forgets_every_address() -> None:
 
 def test_a_number_never_normalized_is_parsed_afresh() -> None:
     addresses._RECENT_PARSES.clear()
-    number, kind = addresses.parsed_number("+14155550123")
+    number, kind, region = addresses.parsed_number("+14155550123")
     assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+14155550123"
     assert kind == phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.UNKNOWN
+    assert region == phonenumbers.region_code_for_number(number) == "US"
     with pytest.raises(phonenumbers.NumberParseException):
         addresses.parsed_number("not a number")
 
