@@ -20,7 +20,6 @@ phone numbers reversible by anyone.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import logging
 import os
 import secrets
@@ -124,7 +123,7 @@ def with_recipient_ref(
     ref = recipient_ref(pseudonyms, source)
     if ref is None or ref == verdict.recipient_ref:
         return verdict
-    return dataclasses.replace(verdict, recipient_ref=ref)
+    return verdict.named(ref)
 
 
 # ---------------------------------------------------------------- ledger entries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -295,3 +296,14 @@ def test_verdict_and_violation_to_dict_are_json_ready() -> None:
     violation = Violation("m1:OPTED_OUT", "m1", "company", "sms", "OPTED_OUT", "critical", at)
     assert violation.to_dict()["at"] == "2026-06-01T19:00:00.005Z"
     assert violation.to_wire()["at"] == at
+
+
+@pytest.mark.parametrize("ref", ["k1:ABCDEFGHIJKLMNOPQRSTUVWXYZ", None])
+def test_naming_a_verdict_keeps_every_other_field(ref: str | None) -> None:
+    """`Verdict.named` spells out `dataclasses.replace`: a field it forgot or misplaced (one
+    added to Verdict later) shows here, as every field holds a value of its own."""
+    values = {f.name: f"value of {f.name}" for f in dataclasses.fields(Verdict)}
+    verdict = Verdict(**values)
+    named = verdict.named(ref)
+    assert named == dataclasses.replace(verdict, recipient_ref=ref)
+    assert named.recipient_ref == ref
