@@ -570,25 +570,32 @@ def encode_state(state: RecipientState) -> bytes:
 
 def decode_state(data: bytes) -> RecipientState:
     version, body = _body(data)
+    current = version == STATE_FORMAT
+    grant_width, confirm_width = (3, 4) if current else (2, 2)
     try:
         consents_raw, optouts_raw, marks_raw = body
         consents: dict[tuple[str, str], ConsentLine] = {}
         times: list[int] = [MIN_MS]  # every `at` held, for the horizon
         for channel, party, flat, *rest in consents_raw:
-            width = 3 if version == STATE_FORMAT else 2
-            if len(flat) % width:
+            if len(flat) % grant_width:
                 raise ValueError("grants come in (at, basis[, id]) groups")
-            ats = flat[::width]
+            ats = flat[::grant_width]
             times += ats
-            grants = tuple(map(Grant, *(flat[i::width] for i in range(width))))
+            if current:
+                grants = tuple(map(Grant, ats, flat[1::3], flat[2::3]))
+            else:
+                grants = tuple(map(Grant, ats, flat[1::2]))
             if version != _V1:
                 (pairs,) = rest
-                width = 4 if version == STATE_FORMAT else 2
-                if len(pairs) % width:
-                    raise ValueError("confirms come in (at, grant[, id, grant id]) groups")
-                ats = pairs[::width]
-                times += ats
-                confirms = tuple(map(Confirm, *(pairs[i::width] for i in range(width))))
+                if pairs == []:  # nothing confirmed: most lines
+                    confirms: tuple[Confirm, ...] = ()
+                else:
+                    if len(pairs) % confirm_width:
+                        raise ValueError("confirms come in (at, grant[, id, grant id]) groups")
+                    ats = pairs[::confirm_width]
+                    times += ats
+                    columns = (pairs[i::confirm_width] for i in range(confirm_width))
+                    confirms = tuple(map(Confirm, *columns))
             else:  # version 1: the latest confirm and the grant it confirms
                 confirmed_at, paired = rest
                 confirms = () if confirmed_at is None else (Confirm(confirmed_at, paired),)
@@ -602,8 +609,10 @@ def decode_state(data: bytes) -> RecipientState:
             if known and known[0] is not None:
                 optout_ids[(channel, party)] = known[0]
         times += optouts.values()
-        marks = tuple(OptOutMark(*mark) for mark in marks_raw)
-        times += [m.at for m in marks]
+        marks: tuple[OptOutMark, ...] = ()
+        if marks_raw != []:  # no recent opt-outs: most states
+            marks = tuple(OptOutMark(*mark) for mark in marks_raw)
+            times += [m.at for m in marks]
         horizon = max(times)
         if not isinstance(horizon, int):
             raise TypeError("times must be integers")

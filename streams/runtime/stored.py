@@ -37,7 +37,7 @@ import orjson
 from streams.policy.late_optouts import RECALLED
 from streams.policy.records import SendIntent, Verdict
 from streams.policy.rules import parameter_rules_for, rules_for
-from streams.policy.state import RecipientState, decode_state, encode_state
+from streams.policy.state import STATE_FORMAT, RecipientState, decode_state, encode_state
 from streams.policy.times import epoch_ms, from_epoch_ms
 
 # 3: entries keep the whole verdict and the intent's at, sender, channel, category and
@@ -159,12 +159,15 @@ def _entry(row: list[Any], default: str | None) -> MemoEntry:
 
 class Stored:
     """A recipient's state and verdict memo. Immutable: every change returns a new value. The
-    memo is held as its encoded rows, each decoded when asked for."""
+    memo is held as its encoded rows, each decoded when asked for. A value read from the table
+    keeps its state's bytes while the state is unchanged, and writes them back as they were:
+    most intents change only the memo, and re-encoding the state cost about 3 µs."""
 
-    __slots__ = ("_default", "_rows", "state")
+    __slots__ = ("_default", "_rows", "_state_bytes", "state")
 
     def __init__(self, state: RecipientState, memo: Iterable[MemoEntry] = ()) -> None:
         self.state = state
+        self._state_bytes: bytes | None = None
         self._default: str | None = None
         self._rows: tuple[list[Any], ...] = ()
         for entry in memo:
@@ -172,10 +175,15 @@ class Stored:
 
     @classmethod
     def _raw(
-        cls, state: RecipientState, default: str | None, rows: tuple[list[Any], ...]
+        cls,
+        state: RecipientState,
+        default: str | None,
+        rows: tuple[list[Any], ...],
+        state_bytes: bytes | None = None,
     ) -> Stored:
         stored = cls.__new__(cls)
         stored.state, stored._default, stored._rows = state, default, rows
+        stored._state_bytes = state_bytes
         return stored
 
     @property
@@ -191,10 +199,11 @@ class Stored:
 
     def remember(self, entry: MemoEntry) -> Stored:
         default, rows = self._appended(entry)
-        return Stored._raw(self.state, default, rows)
+        return Stored._raw(self.state, default, rows, self._state_bytes)
 
     def with_state(self, state: RecipientState) -> Stored:
-        return Stored._raw(state, self._default, self._rows)
+        kept = self._state_bytes if state is self.state else None
+        return Stored._raw(state, self._default, self._rows, kept)
 
     def _appended(self, entry: MemoEntry) -> tuple[str, tuple[list[Any], ...]]:
         default, rows = self._default, self._rows
@@ -219,7 +228,7 @@ EMPTY = Stored(RecipientState())
 
 
 def encode_stored(stored: Stored) -> bytes:
-    state = encode_state(stored.state)
+    state = stored._state_bytes or encode_state(stored.state)
     memo = orjson.dumps([stored._default, stored._rows])
     return _HEADER.pack(FORMAT, len(state)) + state + memo
 
@@ -234,7 +243,8 @@ def decode_stored(data: bytes | None) -> Stored:
     if version != FORMAT and version not in _LEGACY:
         raise StoredValueError(f"table value format {version} is not {FORMAT}")
     start = _HEADER.size
-    state = decode_state(data[start : start + state_len])
+    state_bytes = data[start : start + state_len]
+    state = decode_state(state_bytes)
     try:
         body = orjson.loads(memoryview(data)[start + state_len :])
     except orjson.JSONDecodeError as exc:
@@ -246,7 +256,9 @@ def decode_stored(data: bytes | None) -> Stored:
     default, rows = body
     if default is not None and not isinstance(default, str):
         raise StoredValueError("verdict memo's default policy version is not a string")
-    return Stored._raw(state, default, tuple(_rows_of(rows)))
+    # The bytes are kept only in the current state format: an older one is rewritten as new.
+    kept = state_bytes if state_bytes[0] == STATE_FORMAT else None
+    return Stored._raw(state, default, tuple(_rows_of(rows)), kept)
 
 
 def _rows_of(rows: Any) -> list[list[Any]]:

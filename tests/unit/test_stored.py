@@ -14,7 +14,7 @@ import pytest
 from streams.policy.config import PolicyConfig
 from streams.policy.engine import decide, intent_digest
 from streams.policy.records import ConsentRecord, OptOutRecord, SendIntent, Verdict, parse_record
-from streams.policy.state import RecipientState, apply, encode_state
+from streams.policy.state import STATE_FORMAT, RecipientState, apply, decode_state, encode_state
 from streams.policy.times import epoch_ms
 from streams.runtime.stored import (
     EMPTY,
@@ -136,6 +136,46 @@ def test_the_value_stays_compact() -> None:
     assert row[3] is None and row[5] is None  # reasons == [reason]; the default version
     assert row[-1] is not None  # trailing nulls dropped
     assert "CONSENT_VALID" in row and verdict.rules_evaluated[0] not in row
+
+
+def test_a_read_state_that_did_not_change_is_written_back_as_it_was() -> None:
+    """Only the memo changed: the state's bytes are copied, not encoded again. The bytes here
+    are not what encode_state writes (an opt-out row without its id slot), so a re-encoding
+    would show."""
+    state_bytes = bytes([STATE_FORMAT]) + orjson.dumps([[], [["sms", None, 1780340400000]], []])
+    assert encode_state(decode_state(state_bytes)) != state_bytes
+    value = struct.pack(">BI", FORMAT, len(state_bytes)) + state_bytes + orjson.dumps([None, []])
+    stored = decode_stored(value)
+    one, verdict = decided(intent(id="m1"), stored.state)
+    entry = MemoEntry.of(verdict, one, intent_digest(one))
+    again = encode_stored(stored.with_state(stored.state).remember(entry))
+    assert again[5 : 5 + len(state_bytes)] == state_bytes
+    assert round_trip(decode_stored(again)).recall("m1") == entry
+
+
+def test_a_changed_state_is_encoded_anew() -> None:
+    """The kept bytes belong to the state read: a new state (an opt-out applied) drops them."""
+    stored = decode_stored(encode_stored(Stored(granted())))
+    record = read(optout(id="o1"))
+    assert isinstance(record, OptOutRecord)
+    changed = apply(stored.state, record, CONFIG)
+    assert changed != stored.state
+    assert round_trip(stored.with_state(changed)).state == changed
+    assert round_trip(stored.remember(MemoEntry("m1", "allow", "X", ("X",), 1, "p"))).state == (
+        stored.state
+    )
+
+
+def test_a_state_in_an_older_format_is_rewritten_in_the_current_one() -> None:
+    older = bytes([2]) + orjson.dumps(
+        [[["sms", "company", [1780340400000, "express"], []]], [], []]
+    )
+    value = struct.pack(">BI", FORMAT, len(older)) + older + orjson.dumps([None, []])
+    written = encode_stored(
+        decode_stored(value).remember(MemoEntry("m1", "allow", "X", ("X",), 1, "p"))
+    )
+    assert written[5] == STATE_FORMAT
+    assert decode_stored(written).state == decode_state(older)
 
 
 # ---------------------------------------------------------------- older formats
