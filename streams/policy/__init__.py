@@ -7,7 +7,8 @@ Public API (imported from the modules, so that `streams.settings` loading `confi
     state.apply(state, record, config) -> RecipientState      consent and opt-out records
     state.Agreements().apply(partner_record) -> Agreements    partner agreements
     state.encode_state / decode_state                         table values (bytes)
-    engine.decide(intent, state, agreements, config, *, now=None) -> Decision(verdict, new_state)
+    engine.decide(intent, state, agreements, config, *, now=None, recipient_ref=None)
+                                                              -> Decision(verdict, new_state)
     engine.invalid_verdict(intent_id, error, config, *, now=None) -> Verdict
     records.violation_for(verdict, intent_or_raw) -> Violation | None
     Verdict.to_dict(), Violation.to_dict()                    JSON-ready

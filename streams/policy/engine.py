@@ -102,8 +102,11 @@ def decide(
     config: PolicyConfig,
     *,
     now: datetime | None = None,
+    recipient_ref: str | None = None,
 ) -> Decision:
-    """The verdict for `intent` as of its `at`. `now` stamps `decided_at` (default: the clock)."""
+    """The verdict for `intent` as of its `at`. `now` stamps `decided_at` (default: the clock);
+    `recipient_ref`, the caller's pseudonym of the recipient, is carried into the verdict (the
+    engine keeps no key: pseudonym.py)."""
     held = EMPTY_STATE if state is None else state
     if held.horizon > (at_ms := epoch_ms(intent.at)):  # something held is dated after the intent
         held = held.as_of(at_ms)
@@ -131,18 +134,18 @@ def decide(
         detail = None if ctx.notes is None else "; ".join(ctx.notes)
         verdict = Verdict(
             intent.id, DENY, reasons[0], reasons, config.policy_version, plan.rule_ids,
-            decided_at, detail, *echo,
+            decided_at, detail, *echo, recipient_ref,
         )  # fmt: skip
         return Decision(verdict)
     if allow_code is None:  # nothing denied, but nothing allowed either: not checkable
         verdict = Verdict(
             intent.id, DENY, INVALID_INTENT, _INVALID_ONLY, config.policy_version, plan.rule_ids,
-            decided_at, f"no rule allows category {intent.category!r}", *echo,
+            decided_at, f"no rule allows category {intent.category!r}", *echo, recipient_ref,
         )  # fmt: skip
         return Decision(verdict)
     verdict = Verdict(
         intent.id, ALLOW, allow_code, (allow_code,), config.policy_version, plan.rule_ids,
-        decided_at, None, *echo,
+        decided_at, None, *echo, recipient_ref,
     )  # fmt: skip
     new_state: RecipientState | None = None
     for hook in plan.on_allow:

@@ -88,11 +88,12 @@ def lookup(
 
 def decide(gate: Gate, partition: int, intent: SendIntent, state: RecipientState) -> Decision:
     """`engine.decide` for an intent, on the erased view when its recipient was erased."""
-    agreements, config = gate.agreements.current, gate.config
-    marker = lookup(gate.store, partition, intent.address, gate.pseudonyms)
+    agreements, config, pseudonyms = gate.agreements.current, gate.config, gate.pseudonyms
+    marker = lookup(gate.store, partition, intent.address, pseudonyms)
+    ref = None if pseudonyms is None else pseudonyms.ref(intent.address)  # as lookup's, cached
     if marker is None:
-        return engine.decide(intent, state, agreements, config)
-    return decide_erased(intent, state, marker, agreements, config)
+        return engine.decide(intent, state, agreements, config, recipient_ref=ref)
+    return decide_erased(intent, state, marker, agreements, config, ref)
 
 
 def decide_erased(
@@ -101,9 +102,10 @@ def decide_erased(
     marker: ErasureMarker,
     agreements: Any,
     config: PolicyConfig,
+    recipient_ref: str | None = None,
 ) -> Decision:
     view = erased_view(state, marker, intent.channel, config)
-    decision = engine.decide(intent, view, agreements, config)
+    decision = engine.decide(intent, view, agreements, config, recipient_ref=recipient_ref)
     if decision.new_state is None:
         return decision
     return Decision(decision.verdict, kept(decision.new_state, view, state))

@@ -88,6 +88,19 @@ async def test_an_erasure_removes_the_state_keeps_the_marker_and_audits(
     assert (verdicts["m3"]["decision"], verdicts["m3"]["reason"]) == ("allow", "TRANSACTIONAL")
 
 
+async def test_verdicts_after_an_erasure_still_name_the_recipient_by_pseudonym(
+    gate_app: WorkerApp, codec: WireCodec
+):
+    """The erased view is decided with the same pseudonym as any other (and never the address)."""
+    await put(gate_app, codec, "erasure", topics.ERASURES, request())
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m1"))
+    await put(gate_app, codec, "intent", topics.INTENTS, intent(id="m2", **TRANSACTIONAL))
+    verdicts = decoded(gate_app, codec, topics.VERDICTS)
+    assert [(v["reason"], v["recipient_ref"]) for v in verdicts] == [
+        ("OPTED_OUT", ref()), ("TRANSACTIONAL", ref())
+    ]  # fmt: skip
+
+
 async def test_a_new_grant_after_the_erasure_counts(gate_app: WorkerApp, codec: WireCodec):
     await put(gate_app, codec, "erasure", topics.ERASURES, request(at="2026-06-01T12:00:00Z"))
     await put(gate_app, codec, "consent", topics.CONSENT, consent(id="g2"))  # 17:00Z

@@ -186,3 +186,23 @@ def test_deny_by_default_when_no_rule_grants_an_allow(monkeypatch: pytest.Monkey
     verdict = decide(an_intent(1, category="legal"), None, {}, CONFIG, now=NOW).verdict
     assert (verdict.decision, verdict.reason) == ("deny", "INVALID_INTENT")
     assert verdict.detail == "no rule allows category 'legal'"
+
+
+@pytest.mark.parametrize("category", ["promotional", "transactional", "legal"])
+@pytest.mark.parametrize("state", [EMPTY_STATE, None], ids=["no consent", "no state"])
+def test_the_callers_pseudonym_is_carried_into_every_verdict(
+    category: str, state: RecipientState | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Allowed, denied or not checkable, the verdict names the recipient as the caller asked,
+    and only then: the engine holds no key."""
+    from streams.policy import engine
+
+    if state is None:  # the not-checkable path: no rule allows
+        plan = engine._PLANS[category]
+        monkeypatch.setitem(engine._PLANS, category, engine._Plan(plan.rule_ids, (), ()))
+    one = an_intent(1, category=category)
+    named = decide(one, state, {}, CONFIG, now=NOW, recipient_ref="k1:abc").verdict
+    plain = decide(one, state, {}, CONFIG, now=NOW).verdict
+    assert named.recipient_ref == "k1:abc"
+    assert plain.recipient_ref is None
+    assert named == replace(plain, recipient_ref="k1:abc")
