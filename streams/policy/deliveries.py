@@ -287,6 +287,16 @@ def encode_outcome(outcome: IntentOutcome) -> bytes:
     return orjson.dumps(_outcome_row(outcome))
 
 
+def outcome_header(verdict: Verdict) -> bytes:
+    """`encode_outcome(IntentOutcome.of(verdict))` without building either: the gate writes one
+    per verdict."""
+    at = verdict.intent_at
+    return orjson.dumps([
+        verdict.id, verdict.decision, verdict.reason, verdict.channel, verdict.sender,
+        None if at is None else epoch_ms(at), verdict.recipient_ref,
+    ])  # fmt: skip
+
+
 def decode_outcome(data: bytes) -> IntentOutcome:
     """An OUTCOME_HEADER value, checked field by field (it comes from Kafka); ValueError when
     it is not one, and the caller reads the verdict itself instead."""

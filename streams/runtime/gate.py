@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from streams import topics
 from streams.metrics import Children, GateMetrics
 from streams.policy.config import PolicyConfig
-from streams.policy.deliveries import IntentOutcome, encode_outcome
+from streams.policy.deliveries import outcome_header
 from streams.policy.engine import intent_digest, invalid_verdict, unchecked_verdict
 from streams.policy.errors import InvalidRecord
 from streams.policy.jurisdictions import table_for
@@ -253,9 +253,8 @@ class Gate:
             latency.observe(max(0.0, ack_time - intent_time))
 
         key = verdict.id.encode()
-        wire = verdict.to_wire()
-        value = self.codec.encode(topics.VERDICTS, wire, trusted=True)
-        outcome = encode_outcome(IntentOutcome.of(wire))
+        value = self.codec.encode(topics.VERDICTS, verdict.to_wire(), trusted=True)
+        outcome = outcome_header(verdict)
         self.outputs.send(topics.VERDICTS, key, value, on_ack, [(topics.OUTCOME_HEADER, outcome)])
         violation = violation_for(verdict, source)
         if violation is not None:

@@ -26,6 +26,7 @@ from streams.policy.deliveries import (
     encode_entry,
     encode_outcome,
     header,
+    outcome_header,
     violation,
 )
 from streams.policy.errors import InvalidRecord
@@ -186,6 +187,25 @@ def test_the_outcome_header_round_trips() -> None:
                  intent_at_ms=None, recipient_ref=None)  # fmt: skip
     for outcome in (allow(), bare):
         assert decode_outcome(encode_outcome(outcome)) == outcome
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        {"channel": "sms", "sender": "acme", "intent_at": AT, "recipient_ref": "new:abc"},
+        {"channel": None, "sender": None, "intent_at": None, "recipient_ref": None},
+        {"channel": "email", "intent_at": datetime(2026, 5, 20, 15, 0, 5, 999999, tzinfo=UTC)},
+    ],
+)
+@pytest.mark.parametrize("decision, reason", [("allow", "CONSENT_VALID"), ("deny", "NO_CONSENT")])
+def test_the_gates_outcome_header_is_the_outcome_of_its_verdict(
+    echo: dict[str, Any], decision: str, reason: str
+) -> None:
+    """The gate writes the header straight from the verdict (`outcome_header`); it must be the
+    bytes of the outcome the reconciler would read from the verdict itself."""
+    verdict = Verdict("m1", decision, reason, (reason,), "v1", ("X",), AT, **echo)
+    assert outcome_header(verdict) == encode_outcome(IntentOutcome.of(verdict))
+    assert decode_outcome(outcome_header(verdict)) == IntentOutcome.of(verdict)
 
 
 @pytest.mark.parametrize(
