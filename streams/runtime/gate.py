@@ -219,10 +219,8 @@ class Gate:
             detail = "consent and opt-out partitions did not catch up in time"
             verdict = unchecked_verdict(intent.id, STATE_NOT_CURRENT, detail, self.config, decoded)
             new_state = stored.state
-        entry = MemoEntry.of(verdict, intent, digest)
-        self.store.put(
-            msg.partition, key, encode_stored(stored.with_state(new_state).remember(entry))
-        )
+        remembered_now = stored.with_state(new_state).remember_verdict(verdict, intent, digest)
+        self.store.put(msg.partition, key, encode_stored(remembered_now))
         self._emit(msg, verdict, intent)
 
     def _from_memo(self, intent: SendIntent, decoded: dict[str, Any], entry: MemoEntry) -> Verdict:

@@ -201,6 +201,29 @@ class Stored:
         default, rows = self._appended(entry)
         return Stored._raw(self.state, default, rows, self._state_bytes)
 
+    def remember_verdict(self, verdict: Verdict, intent: SendIntent, digest: bytes) -> Stored:
+        """`remember(MemoEntry.of(verdict, intent, digest))`, with the row written straight
+        from the verdict when its policy version is the memo's, or the memo is empty (every
+        intent makes one)."""
+        default = verdict.policy_version
+        if default != self._default and self._rows:  # the older rows are rewritten
+            return self.remember(MemoEntry.of(verdict, intent, digest))
+        reason, reasons, rules, at = (
+            verdict.reason, verdict.reasons, verdict.rules_evaluated, verdict.intent_at
+        )  # fmt: skip
+        row: list[Any] = [
+            intent.id, verdict.decision, reason, None if reasons == (reason,) else list(reasons),
+            epoch_ms(verdict.decided_at), None, digest.hex(),
+            None if at is None else epoch_ms(at), verdict.channel, verdict.sender,
+            verdict.category, intent.jurisdiction, verdict.grant_id, verdict.confirm_id,
+            verdict.agreement_id, verdict.optout_id, verdict.detail,
+            None if at is None or rules == _rules_of(verdict.category) else list(rules),
+        ]  # fmt: skip
+        while row[-1] is None:
+            row.pop()
+        rows = (*self._rows, row)[-MEMO_SIZE:]
+        return Stored._raw(self.state, default, rows, self._state_bytes)
+
     def with_state(self, state: RecipientState) -> Stored:
         kept = self._state_bytes if state is self.state else None
         return Stored._raw(state, self._default, self._rows, kept)

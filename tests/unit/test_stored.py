@@ -77,6 +77,41 @@ def test_a_remembered_verdict_is_repeated_field_for_field(record: dict[str, Any]
     same_verdict(remembered.verdict(), verdict)
 
 
+@pytest.mark.parametrize("held", [0, 1, MEMO_SIZE], ids=["empty memo", "one", "full"])
+@pytest.mark.parametrize("version", ["same", "other", "no intent time"])
+@pytest.mark.parametrize(
+    "record",
+    [
+        intent(id="allowed"),
+        intent(id="third", sender="acme-partner"),
+        intent(id="transactional", category="transactional"),
+        intent(id="quiet", at="2026-06-01T12:00:00Z"),
+        intent(id="legal", category="legal", channel="email"),
+    ],
+    ids=lambda r: r["id"],
+)
+def test_a_verdict_remembered_straight_is_the_entry_remembered(
+    record: dict[str, Any], held: int, version: str
+) -> None:
+    """`remember_verdict` writes the row `remember(MemoEntry.of(...))` writes, byte for byte:
+    into an empty memo, one that holds entries of the verdict's policy version or another's,
+    and a full one."""
+    state = granted()
+    stored = Stored(state)
+    for n in range(held):
+        earlier, verdict = decided(intent(id=f"e{n}"), state)
+        if version == "other":
+            verdict = replace(verdict, policy_version="older-policy")
+        stored = stored.remember(MemoEntry.of(verdict, earlier, intent_digest(earlier)))
+    one, verdict = decided(record, state)
+    if version == "no intent time":  # as an entry of an older format would be read back
+        verdict = replace(verdict, intent_at=None, rules_evaluated=("other", "rules"))
+    digest = intent_digest(one)
+    straight = encode_stored(stored.remember_verdict(verdict, one, digest))
+    assert straight == encode_stored(stored.remember(MemoEntry.of(verdict, one, digest)))
+    assert decode_stored(straight).recall(one.id) is not None
+
+
 def test_the_repeat_names_the_records_the_verdict_relied_on() -> None:
     state = granted()
     allowed, first = decided(intent(id="m1"), state)
