@@ -121,6 +121,20 @@ def _zones_named(names: tuple[str, ...]) -> tuple[tuple[str, ZoneInfo], ...] | N
     return found if len(found) == len(names) else None
 
 
+_CALLING_CODE_ZONES: dict[int, tuple[str, ...]] = {}  # at most one per calling code
+
+
+def _calling_code_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    """`time_zones_for_number` of a valid number that is not geographical (a mobile outside the
+    few countries whose mobiles have a place, a toll-free number): the zones of its calling code,
+    the same for every such number, so asked once per calling code."""
+    code = number.country_code or 0
+    found = _CALLING_CODE_ZONES.get(code)
+    if found is None:
+        found = _CALLING_CODE_ZONES[code] = tuple(number_timezones.time_zones_for_number(number))
+    return found
+
+
 @lru_cache(maxsize=131072)
 def number_facts(e164: str) -> NumberFacts:
     """Time zones and subdivision of a normalized (E.164) number, from phonenumbers' data. Cached
@@ -139,8 +153,10 @@ def number_facts(e164: str) -> NumberFacts:
     geographical = phonenumbers.is_number_type_geographical(kind, calling_code)
     if geographical:
         names = tuple(number_timezones.time_zones_for_geographical_number(number))
-    else:
+    elif kind == phonenumbers.PhoneNumberType.UNKNOWN:
         names = tuple(number_timezones.time_zones_for_number(number))
+    else:
+        names = _calling_code_zones(number)
     zones = _zones_named(names)
     description = ""
     subdivision = None
