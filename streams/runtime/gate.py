@@ -35,6 +35,7 @@ from streams.policy.records import (
 )
 from streams.policy.state import Agreements, apply
 from streams.runtime import erasure, late_optouts, ledger
+from streams.runtime.log_budget import LogBudget
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import Outputs
 from streams.runtime.statestore import StateStore
@@ -51,6 +52,10 @@ KIND_OF_TOPIC = {
 }
 # Dead letters carry the original bytes, up to this much; a larger record keeps its head.
 DEAD_LETTER_MAX_VALUE = 256 * 1024
+# Warnings about dead letters: at most this many per window, then one line saying how many were
+# left out (log_budget.py); the metric and the topic keep every one.
+DEAD_LETTER_LOG_BURST = 20
+DEAD_LETTER_LOG_WINDOW_S = 10.0
 
 
 class AgreementSource(Protocol):
@@ -106,6 +111,7 @@ class Gate:
         self._applied = Children(metrics.records_applied)
         self._optouts = Children(metrics.optouts)
         self.base_of = {name: base for base, name in names.items()}
+        self._dead_letter_log = LogBudget(DEAD_LETTER_LOG_BURST, DEAD_LETTER_LOG_WINDOW_S)
 
     # ---------------------------------------------------------------- state records
 
@@ -350,6 +356,16 @@ class Gate:
             letter.update(key=None, value=None, error=f"{error_class}: unencodable dead letter")
             encoded = self.codec.encode(topics.DEAD_LETTERS, letter)
         self.outputs.send(topics.DEAD_LETTERS, msg.key, encoded)
+        may_log, left_out = self._dead_letter_log.take()
+        if not may_log:
+            return
+        if left_out:
+            log.warning(
+                "%d more dead letters were not logged (over %d a window; each is counted in "
+                "consentgate_dead_letters_total and kept on the dead-letters topic)",
+                left_out,
+                DEAD_LETTER_LOG_BURST,
+            )
         log.warning(
             "dead letter from %s[%d]@%d: %s (%s)",
             msg.topic,

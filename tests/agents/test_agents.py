@@ -7,6 +7,7 @@ the codec with all its checks, the decision core.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from connectors.producer import wire_record
 from streams import topics
 from streams.runtime.app import WorkerApp, create_app
+from streams.runtime.gate import DEAD_LETTER_LOG_BURST, DEAD_LETTER_LOG_WINDOW_S
 from streams.runtime.ordering import HoldResult
 from streams.runtime.outputs import RecordingOutputs
 from streams.serdes import WireCodec
@@ -152,6 +154,30 @@ async def test_invalid_intent_with_readable_id_is_denied_and_dead_lettered(
     assert letters[1]["record_id"] is None
     [violation] = decoded(gate_app, codec, topics.VIOLATIONS)
     assert violation["rule"] == "INVALID_INTENT"
+
+
+async def test_a_flood_of_bad_intents_is_kept_whole_but_logged_within_a_budget(
+    gate_app: WorkerApp, codec: WireCodec, caplog: pytest.LogCaptureFixture
+):
+    """Every bad record is dead-lettered and counted; the log shows the first of a window and
+    then how many it left out (runtime/log_budget.py), not one line each."""
+    flood = DEAD_LETTER_LOG_BURST + 7
+    with caplog.at_level(logging.WARNING, logger="streams.runtime.gate"):
+        for n in range(flood):
+            await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff%d" % n)
+        gate_app.gate._dead_letter_log._opened -= DEAD_LETTER_LOG_WINDOW_S  # the next window
+        await put(gate_app, codec, "intent", topics.INTENTS, b"\x00\x00\x00\x00\x01\xff")
+    letters = decoded(gate_app, codec, topics.DEAD_LETTERS)
+    assert len(letters) == flood + 1
+    [error_class] = {letter["error_class"] for letter in letters}
+    assert counted(gate_app, "consentgate_dead_letters_total", source_topic="send-intents",
+                   error_class=error_class) == flood + 1  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum(line.startswith("dead letter from") for line in lines) == DEAD_LETTER_LOG_BURST + 1
+    assert [line for line in lines if "were not logged" in line] == [
+        f"7 more dead letters were not logged (over {DEAD_LETTER_LOG_BURST} a window; each is "
+        "counted in consentgate_dead_letters_total and kept on the dead-letters topic)"
+    ]
 
 
 async def test_misrouted_record_is_rerouted_not_decided(gate_app: WorkerApp, codec: WireCodec):
