@@ -83,14 +83,7 @@ class MemoEntry:
     @classmethod
     def of(cls, verdict: Verdict, intent: SendIntent, digest: bytes) -> MemoEntry:
         """The entry for `verdict`, decided for `intent` (whose digest is `digest`)."""
-        return cls(
-            intent.id, verdict.decision, verdict.reason, verdict.reasons,
-            epoch_ms(verdict.decided_at), verdict.policy_version, digest,
-            None if verdict.intent_at is None else epoch_ms(verdict.intent_at), verdict.channel,
-            verdict.sender, verdict.category, intent.jurisdiction, verdict.grant_id,
-            verdict.confirm_id, verdict.agreement_id, verdict.optout_id, verdict.detail,
-            verdict.rules_evaluated,
-        )  # fmt: skip
+        return cls(*_entry_fields(verdict, intent, digest))
 
     @property
     def repeats_exactly(self) -> bool:
@@ -122,19 +115,42 @@ def _rules_of(category: str | None) -> tuple[str, ...]:
     )
 
 
-def _row(e: MemoEntry, default: str | None) -> list[Any]:
-    rules = e.rules_evaluated
-    row: list[Any] = [
-        e.intent_id, e.decision, e.reason, None if e.reasons == (e.reason,) else list(e.reasons),
-        e.decided_at_ms, None if e.policy_version == default else e.policy_version,
-        None if e.digest is None else e.digest.hex(), e.intent_at_ms, e.channel, e.sender,
-        e.category, e.jurisdiction, e.grant_id, e.confirm_id, e.agreement_id, e.optout_id,
-        e.detail,
-        None if not e.repeats_exactly or rules == _rules_of(e.category) else list(rules),
+def _entry_fields(verdict: Verdict, intent: SendIntent, digest: bytes) -> list[Any]:
+    """A verdict's memo entry, as MemoEntry's fields in order."""
+    at = verdict.intent_at
+    return [
+        intent.id, verdict.decision, verdict.reason, verdict.reasons,
+        epoch_ms(verdict.decided_at), verdict.policy_version, digest,
+        None if at is None else epoch_ms(at), verdict.channel, verdict.sender, verdict.category,
+        intent.jurisdiction, verdict.grant_id, verdict.confirm_id, verdict.agreement_id,
+        verdict.optout_id, verdict.detail, verdict.rules_evaluated,
     ]  # fmt: skip
-    while row[-1] is None:
-        row.pop()
-    return row
+
+
+def _row(e: MemoEntry, default: str | None) -> list[Any]:
+    return _compacted([
+        e.intent_id, e.decision, e.reason, e.reasons, e.decided_at_ms, e.policy_version, e.digest,
+        e.intent_at_ms, e.channel, e.sender, e.category, e.jurisdiction, e.grant_id,
+        e.confirm_id, e.agreement_id, e.optout_id, e.detail, e.rules_evaluated,
+    ], default)  # fmt: skip
+
+
+def _compacted(fields: list[Any], default: str | None) -> list[Any]:
+    """The stored row of an entry given as MemoEntry's fields in order (module doc): reasons
+    null when just [reason], the policy version null when the value's default, the digest in
+    hex, rules null when its category's (or for an older entry, without intent time), and the
+    trailing nulls dropped. Changes `fields` in place."""
+    reason, reasons, category, rules = fields[2], fields[3], fields[10], fields[17]
+    fields[3] = None if reasons == (reason,) else list(reasons)
+    if fields[5] == default:
+        fields[5] = None
+    if fields[6] is not None:
+        fields[6] = fields[6].hex()
+    no_echo = fields[7] is None  # written by formats 1 and 2: rules are not kept
+    fields[17] = None if no_echo or rules == _rules_of(category) else list(rules)
+    while fields[-1] is None:
+        fields.pop()
+    return fields
 
 
 def _entry(row: list[Any], default: str | None) -> MemoEntry:
@@ -208,19 +224,7 @@ class Stored:
         default = verdict.policy_version
         if default != self._default and self._rows:  # the older rows are rewritten
             return self.remember(MemoEntry.of(verdict, intent, digest))
-        reason, reasons, rules, at = (
-            verdict.reason, verdict.reasons, verdict.rules_evaluated, verdict.intent_at
-        )  # fmt: skip
-        row: list[Any] = [
-            intent.id, verdict.decision, reason, None if reasons == (reason,) else list(reasons),
-            epoch_ms(verdict.decided_at), None, digest.hex(),
-            None if at is None else epoch_ms(at), verdict.channel, verdict.sender,
-            verdict.category, intent.jurisdiction, verdict.grant_id, verdict.confirm_id,
-            verdict.agreement_id, verdict.optout_id, verdict.detail,
-            None if at is None or rules == _rules_of(verdict.category) else list(rules),
-        ]  # fmt: skip
-        while row[-1] is None:
-            row.pop()
+        row = _compacted(_entry_fields(verdict, intent, digest), default)
         rows = (*self._rows, row)[-MEMO_SIZE:]
         return Stored._raw(self.state, default, rows, self._state_bytes)
 
