@@ -37,6 +37,7 @@ import orjson
 from streams.policy.config import PolicyConfig
 from streams.policy.context import Context, Provenance
 from streams.policy.jurisdictions import table_for
+from streams.policy.quick_init import quick_init
 from streams.policy.reasons import ALLOW_SET, DENY_RANK, INVALID_INTENT
 from streams.policy.records import CATEGORIES, SendIntent, Verdict, violation_for
 from streams.policy.rules import (
@@ -57,6 +58,7 @@ _Check = Callable[[Context], "str | list[str] | tuple[str, ...] | None"]
 _Hook = Callable[[Context], "RecipientState | None"]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A verdict, and the recipient state to store after it (None: unchanged)."""

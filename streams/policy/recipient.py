@@ -40,6 +40,7 @@ from phonenumbers import geocoder
 from phonenumbers import timezone as number_timezones
 
 from streams.policy.addresses import parsed_number
+from streams.policy.quick_init import quick_init
 
 UNKNOWN_ZONE: Final = "Etc/Unknown"
 _DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -71,6 +72,7 @@ _NAMES: Final = {"US": US_STATES, "CA": CA_PROVINCES}
 _CODE_SUFFIX: Final = re.compile(r",\s*([A-Z]{2})$")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NumberFacts:
     """What a phone number's prefix says about where its holder is."""

@@ -51,6 +51,7 @@ from streams.policy.jurisdictions import (
     iso_subdivision_country,
     shipped_table,
 )
+from streams.policy.quick_init import quick_init
 from streams.policy.reasons import SEVERITY
 from streams.policy.times import MAX_MS, epoch_ms, format_instant, parse_instant
 
@@ -95,6 +96,7 @@ _SUBDIVISION: Final = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 _BOM: Final = "\ufeff"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConsentRecord:
     """A `grant` or `confirm` of marketing consent to one party on one channel."""
@@ -116,6 +118,7 @@ class ConsentRecord:
         return epoch_ms(self.at)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OptOutRecord:
     """An opt-out of one recipient from one party (`party` None: from every party).
@@ -161,6 +164,7 @@ class PartnerRecord:
         return MAX_MS if self.at is None else epoch_ms(self.at)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SendIntent:
     """A message about to go out, waiting for its verdict."""
@@ -295,6 +299,7 @@ def effective_at(record: Record, received_at: datetime) -> datetime:
     return record.at if record.at is not None else _to_ms(received_at)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The gate's answer for one intent, keyed by the intent's id. `detail` says, for a deny that
@@ -368,6 +373,7 @@ class Verdict:
         return _json_ready(self.to_wire())
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Violation:
     """What the compliance team sees for a denied intent: who tried what, which rule stopped it."""

@@ -47,6 +47,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 import orjson
 
 from streams.policy.config import PolicyConfig
+from streams.policy.quick_init import quick_init
 from streams.policy.records import ComplaintRecord, ConsentRecord, OptOutRecord, PartnerRecord
 from streams.policy.times import MAX_MS, MIN_MS, epoch_ms
 
@@ -113,6 +114,7 @@ class Confirm(NamedTuple):
     grant_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ConsentLine:
     """Consent of one recipient to one party on one channel. Both tuples are oldest first."""
@@ -200,6 +202,7 @@ class ConsentLine:
         return ConsentLine(grants, confirms)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OptOutMark:
     """One recent opt-out, kept so that exactly one confirmation can be allowed for it."""
@@ -219,6 +222,7 @@ def _mark_at(mark: OptOutMark) -> int:
     return mark.at
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecipientState:
     """Everything known about one normalized address. Treat the mappings as read-only.

@@ -37,6 +37,8 @@ from typing import Final
 import re2
 from confusable_homoglyphs import categories, confusables
 
+from streams.policy.quick_init import quick_init
+
 MAX_REFERENCES: Final = 10_000
 MAX_TAGS: Final = 20_000
 
@@ -123,6 +125,7 @@ _BLOCK_TAG: Final = re.compile(
 _TAG: Final = re.compile(r"<[^<>]*+>")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Views:
     """`text`: what a reader reads, folded; `links`: the folded source with URL escapes decoded,
