@@ -167,17 +167,11 @@ class _Event:
         return None
 
 
-class _Queue:
-    def __init__(self, full: bool) -> None:
-        self._full = full
-
-    def full(self) -> bool:
-        return self._full
-
-
 class _Channel:
-    def __init__(self, full: bool = False) -> None:
-        self.queue = _Queue(full)
+    def __init__(self, full: bool = False, maxsize: int = 10_000) -> None:
+        self.queue: asyncio.Queue[int] = asyncio.Queue(maxsize)
+        for _ in range(maxsize if full else 0):
+            self.queue.put_nowait(0)
 
 
 class _FlowControl:
@@ -188,7 +182,9 @@ class _FlowControl:
         return self.active
 
 
-def _drain_app(*, suspended: bool = False, active: bool = True, full: bool = False) -> Any:
+def _drain_app(
+    *, suspended: bool = False, active: bool = True, full: bool = False, maxsize: int = 10
+) -> Any:
     calls: list[str] = []
 
     class Consumer:
@@ -204,7 +200,7 @@ def _drain_app(*, suspended: bool = False, active: bool = True, full: bool = Fal
     class App:
         consumer = Consumer()
         flow_control = _FlowControl(active)
-        topics = [_Channel(), _Channel(full)]
+        topics = [_Channel(), _Channel(full, maxsize), _Channel(maxsize=0)]  # 0: unbounded
 
     app = App()
     faust_compat.drain_without_wait_first(app)
@@ -232,6 +228,61 @@ async def test_drain_falls_back_to_faust_when_a_callback_could_wait() -> None:
 
         await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
         assert calls == ["faust"], condition
+
+
+async def test_drain_never_passes_a_message_to_a_full_queue() -> None:
+    # Each callback puts one event, as faust's on_message does: three pass, the fourth meets a
+    # full queue and goes through faust's wait_first.
+    app, calls = _drain_app(maxsize=3)
+    queue = app.topics[1].queue
+
+    async def callback() -> None:
+        if not queue.full():
+            queue.put_nowait(1)
+
+    for _ in range(3):
+        await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == [] and queue.full()
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == ["faust"]
+    queue.get_nowait()  # room again: looked at again, and passes
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == ["faust"]
+
+
+async def test_drain_looks_at_the_queues_again_within_the_cap() -> None:
+    # A queue filled from outside the drain loop is seen within QUEUE_CHECK_EVERY messages.
+    every = faust_compat.QUEUE_CHECK_EVERY
+    app, calls = _drain_app(maxsize=10 * every)
+    queue = app.topics[1].queue
+
+    async def callback() -> None:
+        return None
+
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    while not queue.full():
+        queue.put_nowait(1)
+    for _ in range(every - 1):
+        await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == []
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == ["faust"]
+
+
+async def test_drain_forgets_its_passes_when_the_flow_stops() -> None:
+    app, calls = _drain_app(maxsize=100)
+
+    async def callback() -> None:
+        return None
+
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    app.consumer.suspend_flow._set = True
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    app.consumer.suspend_flow._set = False
+    while not app.topics[1].queue.full():
+        app.topics[1].queue.put_nowait(1)
+    await app.consumer.wait_first(callback(), app.consumer.suspend_flow.wait())
+    assert calls == ["faust", "faust"]
 
 
 def test_faust_drain_loop_still_calls_wait_first_on_its_consumer() -> None:
