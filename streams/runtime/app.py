@@ -101,6 +101,13 @@ class WorkerApp:
     acks: AckOrder
     agents: dict[str, Any] = field(default_factory=dict)
     table: Any = None
+    stores: list[WriteBehindStore] = field(default_factory=list)  # every table's, `store` first
+
+    def persist_offsets(self) -> None:
+        """Record every table's delivered changelog offsets now (statestore.py): before a
+        shutdown or a revocation, and on a timer for a worker gone quiet."""
+        for store in self.stores:
+            store.persist_offsets(force=True)
 
     def acknowledge(
         self, events: list[Any], stores: tuple[WriteBehindStore, ...] = ()
@@ -412,6 +419,7 @@ def create_app(
         store=store,
         acks=acks,
         table=table,
+        stores=[store],
     )
     acknowledge = ga.acknowledge
 
@@ -578,6 +586,7 @@ def create_app(
             left = outputs.stop()
             if left:
                 log.warning("%d output records were not delivered before shutdown", left)
+        ga.persist_offsets()
 
     @app.task
     async def follow_agreements() -> None:
@@ -624,10 +633,12 @@ def create_app(
         positions.forget((tp.topic, tp.partition) for tp in revoked if tp.topic != partner)
         if isinstance(outputs, KafkaOutputs):
             outputs.flush(REVOKE_FLUSH_TIMEOUT_S)
+        ga.persist_offsets()  # the partitions kept; the revoked ones are replayed by their owner
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:
         ga.gate.refresh_gauges(lambda: table_size(table))
+        ga.persist_offsets()
         report_lag(app, metrics, {names[spec.base]: spec.base for spec in topics.INPUTS})
 
     ga.agents.update(

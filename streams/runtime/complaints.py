@@ -289,6 +289,7 @@ def add_complaint_agents(ga: WorkerApp) -> ComplaintTracker:
         TABLE_NAME, default=None, key_type=bytes, value_type=bytes, partitions=partitions
     )
     store = WriteBehindStore(table, ga.outputs)
+    ga.stores.append(store)
 
     def ready() -> bool:
         return not_ready_reason(faust_compat.recovery_state(app)) is None

@@ -349,6 +349,7 @@ def add_delivery_agents(ga: WorkerApp) -> DeliveryReconciler:
         TABLE_NAME, default=None, key_type=bytes, value_type=bytes, partitions=partitions
     )
     store = WriteBehindStore(table, ga.outputs)
+    ga.stores.append(store)
 
     def ready() -> bool:
         return not_ready_reason(faust_compat.recovery_state(app)) is None

@@ -397,11 +397,17 @@ def changelog_topic_name(table: Any) -> str:
     return name
 
 
-def persist_changelog_offset(table: Any, partition: int, offset: int) -> None:
-    """What faust records after each changelog send: recovery resumes after this offset."""
+def persist_changelog_offset(table: Any, partition: int, offset: int) -> bool:
+    """What faust records after each changelog send: recovery resumes after this offset. Not
+    for a RocksDB partition revoked since (faust dropped its database; recording would open it
+    again): False, and its next owner replays from the offset recorded before."""
     from faust.types import TP
 
-    table.data.set_persisted_offset(TP(changelog_topic_name(table), partition), offset)
+    store = table.data
+    if getattr(store, "use_rocksdict", False) and partition not in store._dbs:
+        return False
+    store.set_persisted_offset(TP(changelog_topic_name(table), partition), offset)
+    return True
 
 
 def persisted_changelog_offset(table: Any, partition: int) -> int | None:

@@ -13,17 +13,24 @@ rebuild from the changelog ends at the latest value.
 
 faust still owns the table: the changelog topic, partition assignment, standby replicas and
 recovery. The offsets of delivered changelog records are saved as faust's persisted offsets, so a
-restart replays only what came after them.
+restart replays only what came after them, recorded at most every PERSIST_EVERY_S (each is a
+RocksDB put per partition: about 50 µs, 2.5% of the main thread in a live run when recorded after
+every batch). An offset recorded late only makes a rebuild replay a little more: the values it
+covers were written to RocksDB at the flush, before their changelog records were sent.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections import defaultdict
-from collections.abc import MutableMapping
-from typing import Any, Protocol
+from collections.abc import Callable, MutableMapping
+from typing import Any, Final, Protocol
 
 from streams.runtime import faust_compat
 from streams.runtime.outputs import Outputs
+
+PERSIST_EVERY_S: Final = 1.0
 
 
 class StateStore(Protocol):
@@ -48,11 +55,15 @@ class MappingStore:
 class WriteBehindStore:
     """A faust table's store, written per batch (see the module docstring)."""
 
-    def __init__(self, table: Any, outputs: Outputs) -> None:
+    def __init__(
+        self, table: Any, outputs: Outputs, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.table = table
         self.outputs = outputs
         self._pending: dict[bytes, tuple[int, bytes | None]] = {}
         self._delivered: dict[int, int] = {}
+        self._clock = clock
+        self._persisted_at = -math.inf
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         hit = self._pending.get(key)
@@ -94,8 +105,16 @@ class WriteBehindStore:
         if offset > self._delivered.get(partition, -1):
             self._delivered[partition] = offset
 
-    def persist_offsets(self) -> None:
-        """Record the delivered changelog offsets as faust's persisted offsets (event loop)."""
+    def persist_offsets(self, force: bool = False) -> None:
+        """Record the delivered changelog offsets as faust's persisted offsets (event loop): at
+        most every PERSIST_EVERY_S unless `force` (module doc). A partition revoked since is
+        left to its next owner's replay (faust_compat.persist_changelog_offset)."""
+        if not self._delivered:
+            return
+        now = self._clock()
+        if not force and now - self._persisted_at < PERSIST_EVERY_S:
+            return
+        self._persisted_at = now
         delivered, self._delivered = self._delivered, {}
         for partition, offset in delivered.items():
             faust_compat.persist_changelog_offset(self.table, partition, offset)

@@ -107,6 +107,14 @@ def delivery_violations(ga: WorkerApp, codec: WireCodec) -> list[dict[str, Any]]
     return [v for v in decoded(ga, codec, topics.VIOLATIONS) if v["rule"].startswith("SENT_")]
 
 
+def test_the_worker_records_the_offsets_of_every_table(gate_app: WorkerApp) -> None:
+    # Shutdown, revocation and the timer record the changelog offsets of each of these.
+    stores = gate_app.stores
+    assert stores[0] is gate_app.store and reconciler(gate_app).store in stores
+    assert gate_app.complaints.store in stores  # type: ignore[attr-defined]
+    assert len({id(store) for store in stores}) == len(stores) == 3
+
+
 async def test_an_allowed_intent_delivered_to_its_recipient_is_fine(
     gate_app: WorkerApp, codec: WireCodec
 ):
