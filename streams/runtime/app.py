@@ -633,7 +633,7 @@ def create_app(
         positions.forget((tp.topic, tp.partition) for tp in revoked if tp.topic != partner)
         if isinstance(outputs, KafkaOutputs):
             outputs.flush(REVOKE_FLUSH_TIMEOUT_S)
-        ga.persist_offsets()  # the partitions kept; the revoked ones are replayed by their owner
+        ga.persist_offsets()
 
     @app.timer(interval=5.0)
     async def refresh_gauges() -> None:

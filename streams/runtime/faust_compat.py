@@ -397,17 +397,16 @@ def changelog_topic_name(table: Any) -> str:
     return name
 
 
-def persist_changelog_offset(table: Any, partition: int, offset: int) -> bool:
-    """What faust records after each changelog send: recovery resumes after this offset. Not
-    for a RocksDB partition revoked since (faust dropped its database; recording would open it
-    again): False, and its next owner replays from the offset recorded before."""
+def persist_changelog_offset(table: Any, partition: int, offset: int) -> None:
+    """What faust records after each changelog send: recovery resumes after this offset.
+
+    Also for a partition revoked since: faust drops a revoked partition's database before the
+    gate's revocation handler runs (and a shutdown revokes every partition), and recording
+    opens it again, as faust's own store does for any partition it is asked about. Skipping
+    it made every warm restart replay the changelog written since the last recorded offset."""
     from faust.types import TP
 
-    store = table.data
-    if getattr(store, "use_rocksdict", False) and partition not in store._dbs:
-        return False
-    store.set_persisted_offset(TP(changelog_topic_name(table), partition), offset)
-    return True
+    table.data.set_persisted_offset(TP(changelog_topic_name(table), partition), offset)
 
 
 def persisted_changelog_offset(table: Any, partition: int) -> int | None:

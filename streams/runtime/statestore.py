@@ -107,8 +107,7 @@ class WriteBehindStore:
 
     def persist_offsets(self, force: bool = False) -> None:
         """Record the delivered changelog offsets as faust's persisted offsets (event loop): at
-        most every PERSIST_EVERY_S unless `force` (module doc). A partition revoked since is
-        left to its next owner's replay (faust_compat.persist_changelog_offset)."""
+        most every PERSIST_EVERY_S unless `force` (module doc)."""
         if not self._delivered:
             return
         now = self._clock()

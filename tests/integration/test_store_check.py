@@ -24,6 +24,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from streams import topics
+from streams.devtools.bench.kafkaio import topic_end_offsets
 from streams.devtools.localstack import LocalStack
 from streams.devtools.ports import free_port
 from streams.runtime import faust_compat
@@ -200,3 +201,22 @@ def test_store_past_the_end_of_a_recreated_changelog_is_moved_aside(
         _after_rebuild_only_new_state_counts(gate)
     finally:
         gate.stop()
+
+
+def test_a_clean_stop_records_the_changelog_end_in_the_store(kafka_stack, unique_name, tmp_path):
+    # The next start replays nothing: a stop revokes every partition before the worker records
+    # its last offsets, and those must still reach each partition's database (statestore.py).
+    settings = gate_settings(kafka_stack, unique_name("clean-stop"), tmp_path)
+    changelog = faust_compat.changelog_topic_for(settings.app_id, TABLE_NAME)
+    gate = RunningGate.start(settings, tmp_path)
+    try:
+        _seed_and_check(gate)
+    finally:
+        assert gate.worker.stop() == 0
+    ends = topic_end_offsets(settings.kafka_bootstrap_servers, changelog)
+    assert settings.data_dir is not None
+    paths = faust_compat.table_partition_paths(settings.data_dir, TABLE_NAME)
+    recorded = {p: faust_compat.read_persisted_offset(path) for p, path in paths.items()}
+    written = {p: end - 1 for p, end in ends.items() if end > 0}
+    assert written, "nothing reached the changelog"
+    assert {p: recorded.get(p) for p in written} == written

@@ -69,13 +69,13 @@ def test_force_records_at_once_and_values_are_in_rocksdb_first(table: Any) -> No
     assert faust_compat.partition_db(table, 3).get(b"a") == b"2"
 
 
-def test_a_revoked_partition_is_not_opened_again(table: Any) -> None:
+def test_a_revoked_partition_still_gets_its_offset(table: Any) -> None:
+    # A shutdown revokes every partition before the worker's last recording: faust dropped the
+    # database, and the offset must still reach it, or the next start replays what it covers.
     clock, outputs = _Clock(), RecordingOutputs()
     store = WriteBehindStore(table, outputs, clock=clock)
     store.put(0, b"a", b"1")
-    store.put(1, b"b", b"1")
     store.flush()
     table.data._dbs.pop(0).close()  # what faust's revoke_partitions does (without the close)
     store.persist_offsets(force=True)
-    assert 0 not in table.data._dbs
-    assert _persisted(table, 1) == 1
+    assert _persisted(table, 0) == 0
