@@ -181,6 +181,7 @@ def batch_agent(
     discard: Callable[[], None],
     acks: AckOrder,
     topic_specs: Mapping[str, topics.TopicSpec] | None = None,
+    linger_s: float = TAKE_LINGER_S,
 ) -> Callable[[Any], Awaitable[None]]:
     """An agent body that takes events in batches and acknowledges them only once the batch's
     outputs are durable (`faust_compat.take_ready` hands over what is ready, unacknowledged:
@@ -195,7 +196,8 @@ def batch_agent(
     Each batch is registered with `acks` as taken, so its acknowledgement waits for the batches
     taken before it (`WorkerApp.acknowledge` releases it). An agent reading several topics
     names each topic's spec in `topic_specs` (full topic name -> spec), so every value's
-    schema is looked up in its own topic's subject."""
+    schema is looked up in its own topic's subject. `linger_s`: how long a batch waits for
+    more after its first event (`faust_compat.take_ready`)."""
 
     def preload(events: list[Any]) -> None:
         if topic_specs is None:
@@ -208,7 +210,7 @@ def batch_agent(
             codec.preload(topic_specs.get(topic, spec), values)
 
     async def run_batches(stream: Any) -> None:
-        async for events in faust_compat.take_ready(stream, size, TAKE_LINGER_S):
+        async for events in faust_compat.take_ready(stream, size, linger_s):
             acks.taken(name, events)
             delay = REGISTRY_RETRY_FIRST_S
             while True:
