@@ -173,16 +173,22 @@ def test_store_from_a_replaced_cluster_is_moved_aside_and_rebuilt(own_stack, uni
         gate.stop()
 
 
-def test_store_past_the_end_of_a_recreated_changelog_is_moved_aside(
-    kafka_stack, unique_name, tmp_path
-):
-    settings = gate_settings(kafka_stack, unique_name("recreated"), tmp_path)
-    changelog = faust_compat.changelog_topic_for(settings.app_id, TABLE_NAME)
+def _seeded_and_stopped(stack: KafkaStack, name: str, tmp_path: Path) -> tuple[Settings, str]:
+    """A gate that applied consent for every recipient and stopped cleanly: its settings and
+    its table's changelog topic."""
+    settings = gate_settings(stack, name, tmp_path)
     gate = RunningGate.start(settings, tmp_path)
     try:
         _seed_and_check(gate)
     finally:
         assert gate.worker.stop() == 0
+    return settings, faust_compat.changelog_topic_for(settings.app_id, TABLE_NAME)
+
+
+def test_store_past_the_end_of_a_recreated_changelog_is_moved_aside(
+    kafka_stack, unique_name, tmp_path
+):
+    settings, changelog = _seeded_and_stopped(kafka_stack, unique_name("recreated"), tmp_path)
 
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
     ours = [spec.name(settings.topic_prefix) for spec in topics.ALL] + [changelog]
@@ -206,13 +212,7 @@ def test_store_past_the_end_of_a_recreated_changelog_is_moved_aside(
 def test_a_clean_stop_records_the_changelog_end_in_the_store(kafka_stack, unique_name, tmp_path):
     # The next start replays nothing: a stop revokes every partition before the worker records
     # its last offsets, and those must still reach each partition's database (statestore.py).
-    settings = gate_settings(kafka_stack, unique_name("clean-stop"), tmp_path)
-    changelog = faust_compat.changelog_topic_for(settings.app_id, TABLE_NAME)
-    gate = RunningGate.start(settings, tmp_path)
-    try:
-        _seed_and_check(gate)
-    finally:
-        assert gate.worker.stop() == 0
+    settings, changelog = _seeded_and_stopped(kafka_stack, unique_name("clean-stop"), tmp_path)
     ends = topic_end_offsets(settings.kafka_bootstrap_servers, changelog)
     assert settings.data_dir is not None
     paths = faust_compat.table_partition_paths(settings.data_dir, TABLE_NAME)

@@ -49,10 +49,8 @@ def test_offsets_are_recorded_at_most_every_interval(table: Any) -> None:
     assert _persisted(table, 1) == 0 and _persisted(table, 2) is None
     clock.now += PERSIST_EVERY_S / 2
     store.persist_offsets()
-    assert (_persisted(table, 1), _persisted(table, 2)) == (
-        1,
-        2,
-    )  # RecordingOutputs: offset = index
+    # RecordingOutputs gives each changelog record its index as offset: b is 1, c is 2.
+    assert (_persisted(table, 1), _persisted(table, 2)) == (1, 2)
 
 
 def test_force_records_at_once_and_values_are_in_rocksdb_first(table: Any) -> None:
