@@ -56,9 +56,6 @@ BATCH_SIZE = {"intent": 500, "consent": 1000, "optout": 1000, "partner": 200}
 TAKE_LINGER_S = 0.005
 # Records an agent handles between two looks at the outputs' delivery reports (a few ms).
 SERVE_REPORTS_EVERY = 8
-# How long the broker may hold one of the worker's fetches (faust's own is 1.5 s): see
-# faust_compat.bound_fetch_wait.
-FETCH_MAX_WAIT_MS = 50
 REVOKE_FLUSH_TIMEOUT_S = 30.0
 # How often to look for a partition whose commit waits at an offset nobody acknowledged.
 HOLE_CHECK_S = 5.0
@@ -316,7 +313,9 @@ def create_app(
     # faust stalls every stream once 100 sends wait in its buffer; a batch of intents alone
     # queues several hundred (verdict, changelog, violation), so allow a batch's worth.
     faust_compat.allow_pending_sends(app, PRODUCER_BUFFER_MESSAGES)
-    faust_compat.bound_fetch_wait(FETCH_MAX_WAIT_MS)
+    faust_compat.tune_fetch(
+        round(settings.fetch_wait.total_seconds() * 1000), settings.fetch_min_bytes
+    )
     if with_web_metrics:
         ProcessCollector(registry=metrics.registry)
         metrics.registry.register(FaustCollector(cast(GateMonitor, app.monitor)))

@@ -28,9 +28,10 @@ The gate needs these things faust has no public API for:
   either a full batch or its window).
 - `allow_pending_sends(app, n)`: faust stalls every stream once its producer buffer holds 100
   messages; a batch of intents queues several hundred.
-- `bound_fetch_wait(ms)`: faust creates its aiokafka consumer with a fixed 1.5 s fetch wait,
-  which stalled a worker's intents for that long after a long batch; the gate sets a shorter
-  one on the consumer faust creates (aiokafka's `_fetch_max_wait_ms`, read when it starts).
+- `tune_fetch(ms, min_bytes)`: faust creates its aiokafka consumer with a fixed 1.5 s fetch
+  wait, which stalled a worker's intents for that long after a long batch; the gate sets a
+  shorter one, and the fetch's minimum size, on the consumer faust creates (aiokafka's
+  `_fetch_max_wait_ms` and `_fetch_min_bytes`, read when it starts).
 
 and, for start-up and health checks: where faust keeps a table's partition databases on disk and
 the changelog offset it persisted in each (`store_check.py` reads them before faust starts), the
@@ -658,8 +659,9 @@ async def _processed(processors: Iterable[Any], event: Any) -> bool:
     return True
 
 
-def bound_fetch_wait(max_wait_ms: int) -> None:
-    """Make the worker's consumer ask the broker to hold a fetch at most `max_wait_ms`.
+def tune_fetch(max_wait_ms: int, min_bytes: int = 1) -> None:
+    """Make the worker's consumer ask the broker to hold a fetch at most `max_wait_ms`, for
+    `min_bytes` to be ready (aiokafka's `fetch_max_wait_ms` and `fetch_min_bytes`).
 
     faust creates its aiokafka consumer with a fixed `fetch_max_wait_ms=1500`. aiokafka keeps one
     fetch in flight per broker and leaves out of it every partition whose records are still
@@ -669,6 +671,10 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
     until it returns. In the bench's fixed-rate phase a worker that fell into this read every
     intent 1.3-1.5 s after its append while its CPU sat half idle (docs/performance.md). A short
     wait bounds that stall; an idle worker then sends a small fetch every `max_wait_ms`.
+
+    `min_bytes` trades latency for CPU: every fetch names every assigned partition and costs the
+    worker about a millisecond of Python, and with 1 byte a trickle of records makes a fetch per
+    record or two (settings.py, CONSENTGATE_FETCH_MIN_BYTES, has the measurements).
     Idempotent; applies to consumers created afterwards."""
     from faust.transport.drivers import aiokafka as driver
 
@@ -678,7 +684,8 @@ def bound_fetch_wait(max_wait_ms: int) -> None:
 
     def create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = max_wait_ms  # read by AIOKafkaConsumer.start
+        consumer._fetch_max_wait_ms = max_wait_ms  # both read by AIOKafkaConsumer.start
+        consumer._fetch_min_bytes = min_bytes
         return consumer
 
     create_worker_consumer._faust_original = original  # type: ignore[attr-defined]

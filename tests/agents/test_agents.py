@@ -269,3 +269,18 @@ async def test_a_registry_outage_holds_records_until_it_answers(
     assert counted(gate_app, "consentgate_optouts_total", channel="sms", method="sms_keyword") == 1
     assert counted(gate_app, "consentgate_registry_waits_total", topic="optout-events") == 2
     assert decoded(gate_app, codec, topics.DEAD_LETTERS) == []
+
+
+async def test_the_worker_consumer_fetches_with_the_configured_wait_and_size(tmp_path: Any) -> None:
+    settings = Settings.from_env(
+        {"CONSENTGATE_FETCH_WAIT_S": "0.01", "CONSENTGATE_FETCH_MIN_BYTES": "1048576"}
+    ).replace(app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path)
+    ga = create_app(
+        settings, partitions=1, partner_partitions=1, codec=mock_codec(),
+        with_web_metrics=False, outputs=RecordingOutputs(),
+    )  # fmt: skip
+    thread = ga.app.consumer._thread
+    consumer = thread._create_worker_consumer(ga.app.transport)
+    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (10, 1_048_576)
+    defaults = Settings()
+    assert (defaults.fetch_wait.total_seconds(), defaults.fetch_min_bytes) == (0.05, 1)

@@ -792,18 +792,21 @@ async def test_the_worker_consumer_holds_a_fetch_at_most_the_bounded_wait() -> N
     app = faust.App("compat-fetch-wait", broker="kafka://127.0.0.1:9", store="memory://")
     thread = app.consumer._thread
     create = type(thread)._create_worker_consumer
-    faust_own = getattr(create, "_faust_original", create)  # another test may have bounded it
-    assert faust_own(thread, app.transport)._fetch_max_wait_ms == 1500
-    faust_compat.bound_fetch_wait(50)
-    faust_compat.bound_fetch_wait(50)  # idempotent: wraps faust's own, not itself
+    faust_own = getattr(create, "_faust_original", create)  # another test may have tuned it
+    faust_made = faust_own(thread, app.transport)
+    assert (faust_made._fetch_max_wait_ms, faust_made._fetch_min_bytes) == (1500, 1)
+    faust_compat.tune_fetch(50, 65536)
+    faust_compat.tune_fetch(40, 4096)  # idempotent: wraps faust's own, not itself
     consumer = thread._create_worker_consumer(app.transport)
-    assert consumer._fetch_max_wait_ms == 50
+    assert (consumer._fetch_max_wait_ms, consumer._fetch_min_bytes) == (40, 4096)
     assert consumer._group_id == "compat-fetch-wait"  # still faust's consumer, configured by it
 
 
-def test_aiokafka_starts_its_fetcher_with_the_consumer_fetch_wait() -> None:
+def test_aiokafka_starts_its_fetcher_with_the_consumer_fetch_wait_and_size() -> None:
     import inspect
 
     from aiokafka import AIOKafkaConsumer
 
-    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+    start = inspect.getsource(AIOKafkaConsumer.start)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+    assert "fetch_min_bytes=self._fetch_min_bytes" in start
