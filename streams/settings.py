@@ -178,7 +178,8 @@ class Settings:
             "about a millisecond of Python, so a trickle makes a fetch per record or two: at 200 "
             "intents/s the bench's worker used 0.66-0.80 of a core. 1048576 with a 0.01 s wait: "
             "0.44-0.50 of a core at 200/s and 7% less CPU per intent at 1,731/s, for an opt-out "
-            "enforced 1-3 ms later at the median (docs/performance.md, stop 27).",
+            "enforced 1-3 ms later at the median; at full load it did not pay (opt-out p99 2-8 "
+            "ms worse, latency no better; docs/performance.md, stop 27).",
             bounds=(1, 52_428_800),
         ),
     )
