@@ -86,6 +86,8 @@ def test_every_intent_of_the_run_was_decided(report: dict[str, Any]) -> None:
     assert baseline["consumed"] == sizes["intents"]
     assert report["optout_enforcement"]["samples"] == sizes["optout_samples"]
     assert report["latency"]["samples"] > 0
+    assert report["latency"]["worker_cpu_us_per_intent"] > 0
+    assert report["latency"]["worker_cpu_cores"] > 0
 
 
 @pytest.mark.timeout(660)

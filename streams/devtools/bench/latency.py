@@ -116,6 +116,8 @@ def latency(ctx: RunContext, load: float, fixed_rate: float | None) -> None:
     # The worker's CPU while live (the fixed-rate intents and their last verdicts): small
     # batches cost more per intent than a drain's full ones, and this is what the queue sees.
     cpu_s, wall_s = ctx.worker.cpu_seconds() - cpu_before, time.monotonic() - wall_before
+    cpu_us_per_intent = round(cpu_s / count * 1e6, 1)
+    cores = round(cpu_s / wall_s, 2)  # wall_s spans the whole fixed-rate phase: never 0
     histogram = histogram_delta(histogram_before, ctx.worker.latency_histogram())
     warmup_s = ctx.sizes.latency_warmup_seconds
     samples = latency_samples(sender.appended, verdicts, warmup_s * 1000)
@@ -134,11 +136,11 @@ def latency(ctx: RunContext, load: float, fixed_rate: float | None) -> None:
         "max_ms": max(samples, default=0.0),
         "mean_ms": round(sum(samples) / len(samples), 2) if samples else 0.0,
         "worker_histogram": histogram,
-        "worker_cpu_us_per_intent": round(cpu_s / count * 1e6, 1),
-        "worker_cpu_cores": round(cpu_s / wall_s, 2) if wall_s > 0 else None,
+        "worker_cpu_us_per_intent": cpu_us_per_intent,
+        "worker_cpu_cores": cores,
     }
     ctx.say(
         f"latency at {target:,.0f}/s: p50 {report['latency_p50_ms']:.0f} ms, p99 "
         f"{report['latency_p99_ms']:.0f} ms, p99.9 {report['latency_p999_ms']:.0f} ms; worker "
-        f"CPU {cpu_s / count * 1e6:.0f} µs per intent ({cpu_s / max(wall_s, 1e-9):.2f} cores)"
+        f"CPU {cpu_us_per_intent:.0f} µs per intent ({cores:.2f} cores)"
     )
