@@ -19,9 +19,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from profile_gate import build
-
 from streams import topics
+from streams.devtools.bench.gatecode import build_gate as build
 from streams.runtime.deliveries import DeliveryReconciler
 from streams.runtime.gate import Inbound
 from streams.runtime.ordering import HoldResult

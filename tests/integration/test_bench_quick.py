@@ -28,6 +28,7 @@ TOP_LEVEL_NUMBERS = (
     "cold_recovery_s",
     "warm_restart_s",
     "peak_rss_mb",
+    "gate_code_us_per_intent",
 )
 
 
@@ -88,6 +89,9 @@ def test_every_intent_of_the_run_was_decided(report: dict[str, Any]) -> None:
     assert report["latency"]["samples"] > 0
     assert report["latency"]["worker_cpu_us_per_intent"] > 0
     assert report["latency"]["worker_cpu_cores"] > 0
+    code = report["gate_code"]  # the gate's code alone decided its own copy of the workload
+    assert code["intents"] == min(sizes["intents"], 20_000) == code["sent"]["verdicts"]
+    assert 0 < code["sent"]["violations"] < code["intents"]
 
 
 @pytest.mark.timeout(660)

@@ -22,7 +22,10 @@ and a consumer group of its own:
    consumes them, decodes each with `WireCodec.decode`, encodes a verdict-shaped record with
    `WireCodec.encode` and produces it: no decision, no state. What Python and Kafka allow here.
 4. **The gate.** The worker restarts on its data directory and drains the same intents for at
-   most `drain_seconds`; what is left is skipped (the group's offsets moved to the end).
+   most `drain_seconds`; what is left is skipped (the group's offsets moved to the end). Then
+   **the gate's code alone**: in a child process, the workload's state applied to a dict and
+   up to 20,000 of its intents decided by `Gate.decide_intent`, with no faust, Kafka or RocksDB
+   (`gatecode.py`). Its CPU per intent is the floor under the worker's CPU per verdict.
 
    *Sustained verdicts/s*, for both: (verdicts - 1) / (broker timestamp of the last verdict -
    broker timestamp of the first), read back from the output topic. The bench creates the verdict
@@ -48,11 +51,12 @@ rebuild rate* is the changelog's records over the replay seconds faust logs in s
 `--quick` runs the same steps on small sizes (about 30 seconds): CI proves the benchmark works
 with it; its numbers mean nothing. `--json` prints only the report, one JSON object.
 
-Modules: `sizes` (how big a run is), `seeding` (step 1's child processes), `baseline` (step 3's
-child), `kafkaio` (readers, offsets, group commits), `measure` / `scrape` / `host` (numbers from
-/proc, the worker's metrics and log, the machine), `load`, `restarts`, `throughput`, `latency`,
-`optout`, `scale` (the steps), `runner` (one run in order), `report` (definitions, order,
-table). The command itself is `streams.cli.bench`.
+Modules: `sizes` (how big a run is), `seeding` (step 1's child processes), `child` (a measured
+child process), `baseline` (step 3's child), `gatecode` (step 4's code-alone child), `kafkaio`
+(readers, offsets, group commits), `measure` / `scrape` / `host` (numbers from /proc, the
+worker's metrics and log, the machine), `load`, `restarts`, `throughput`, `latency`, `optout`,
+`scale` (the steps), `runner` (one run in order), `report` (definitions, order, table).
+The command itself is `streams.cli.bench`.
 """
 
 from streams.devtools.bench.errors import BenchError

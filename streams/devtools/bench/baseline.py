@@ -7,18 +7,15 @@ decision, no state. The parent watches its CPU time and peak memory while it run
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from streams import topics
-from streams.devtools.bench.errors import BenchError
-from streams.devtools.bench.measure import cpu_seconds, proc_status_kb
+from streams.devtools.bench.child import run_child
 from streams.settings import Settings
 
 BASELINE_TOPIC = "bench-baseline-verdicts"
-CHILD_TIMEOUT_S = 1800
 
 
 UNCOMPRESSED: dict[str, Any] = {"compression.type": "none"}
@@ -144,32 +141,4 @@ def run_baseline_child(
     settings: Settings, out_topic: str, expected: int
 ) -> tuple[dict[str, Any], float, int]:
     """Runs the baseline child to its end: (its result, its CPU seconds, its peak RSS in kB)."""
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=baseline_main,
-        args=(settings, out_topic, expected, send),
-        name="consentgate-bench-baseline",
-        daemon=True,
-    )
-    child.start()
-    pid = child.pid
-    assert pid is not None
-    child_cpu, child_rss = 0.0, 0
-    result: dict[str, Any] | None = None
-    deadline = time.monotonic() + CHILD_TIMEOUT_S
-    while time.monotonic() < deadline:
-        child_cpu = max(child_cpu, cpu_seconds(pid))
-        child_rss = max(child_rss, proc_status_kb(pid, "VmHWM"))
-        if receive.poll(0.25):
-            result = receive.recv()
-            break
-        if not child.is_alive():
-            break
-    child.join(30)
-    if child.is_alive():
-        child.kill()
-        child.join(5)
-    if result is None:
-        raise BenchError(f"the baseline child ended without a result (exit {child.exitcode})")
-    return result, child_cpu, child_rss
+    return run_child(baseline_main, (settings, out_topic, expected), "baseline")

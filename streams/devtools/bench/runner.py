@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from streams.devtools.bench import host, load, restarts, runtopics, scale, throughput
+from streams.devtools.bench import gatecode, host, load, restarts, runtopics, scale, throughput
 from streams.devtools.bench.context import Log, Phases, RunContext
 from streams.devtools.bench.errors import BenchError
 from streams.devtools.bench.latency import latency
@@ -166,6 +166,7 @@ def run_steps(ctx: RunContext, options: Options) -> None:
     load.load_intents(ctx, bulk, intents)
     throughput.baseline(ctx)
     throughput.gate_drain(ctx)
+    gatecode.gate_code_alone(ctx)
     restarts.warm_restart(ctx)
     restarts.ingest_sample(ctx, bulk)
     latency(ctx, options.latency_load, options.latency_rate)
