@@ -494,22 +494,6 @@ def create_app(
 
     intent_agent = app.agent(intent_topic, name="intent")(in_batches("intent", decide_intents))
 
-    @app.task
-    async def acknowledge_in_order() -> None:
-        """Only the batches' own releases acknowledge inputs, and only compacted topics may
-        skip offsets (acks.py, faust_compat.gaps_only_in)."""
-        faust_compat.acknowledge_only_when(app, lambda: acks.releasing, acks.refused)
-        compacted = {names[spec.base] for spec in topics.ALL if spec.compacted}
-
-        def refused_gap(tp: Any, first: int, following: int) -> None:
-            log.warning(
-                "%s[%d]: the fetch jumped from offset %d to %d; the offsets between will be "
-                "read again", tp.topic, tp.partition, first - 1, following,
-            )  # fmt: skip
-
-        faust_compat.gaps_only_in(app, compacted, refused_gap)
-        faust_compat.commit_no_hole(app, compacted, released.at_least, clamped_commit)
-
     clamp_reported = [0.0]
     clamped_at: dict[Any, int] = {}  # partition -> the offset its commit was held at
     base_of_topic = {name: base for base, name in names.items()}
@@ -527,6 +511,27 @@ def create_app(
                 "%s[%d]: faust would commit offset %d, past offset %d that the gate has not "
                 "released; committing up to %d", tp.topic, tp.partition, wanted, ceiling, ceiling,
             )  # fmt: skip
+
+    def guard_commits() -> None:
+        """Only the batches' own releases acknowledge inputs, only compacted topics may skip
+        offsets, and no commit passes an offset the gate did not release (acks.py,
+        faust_compat.gaps_only_in, commit_no_hole). Installed when faust creates the consumer:
+        faust starts app tasks only once table recovery is done, but its fetcher delivers
+        stream records during recovery, and one worker restarted after kill -9 recorded a
+        skipped range as a gap and acknowledged unguarded before a task could install these."""
+        faust_compat.acknowledge_only_when(app, lambda: acks.releasing, acks.refused)
+        compacted = {names[spec.base] for spec in topics.ALL if spec.compacted}
+
+        def refused_gap(tp: Any, first: int, following: int) -> None:
+            log.warning(
+                "%s[%d]: the fetch jumped from offset %d to %d; the offsets between will be "
+                "read again", tp.topic, tp.partition, first - 1, following,
+            )  # fmt: skip
+
+        faust_compat.gaps_only_in(app, compacted, refused_gap)
+        faust_compat.commit_no_hole(app, compacted, released.at_least, clamped_commit)
+
+    faust_compat.on_consumer_created(app, guard_commits)
 
     repair: HoleRepair[Any] = HoleRepair(
         confirm_s=HOLE_CONFIRM_S, patience_s=HOLE_PATIENCE_S, max_reads=HOLE_READS

@@ -33,6 +33,10 @@ The gate needs these things faust has no public API for:
   shorter one, and the fetch's minimum size, on the consumer faust creates (aiokafka's
   `_fetch_max_wait_ms` and `_fetch_min_bytes`, read when it starts).
 
+- `on_consumer_created(app, install)`: the guards above go on the consumer when faust creates
+  it, before it can deliver a record (faust starts app tasks only after table recovery, and its
+  fetcher delivers stream records during recovery).
+
 and, for start-up and health checks: where faust keeps a table's partition databases on disk and
 the changelog offset it persisted in each (`store_check.py` reads them before faust starts), the
 changelog topic's name, and whether recovery is done and partitions assigned (`health.py`).
@@ -99,6 +103,29 @@ def fetched_generation(event: Any) -> int | None:
     its test context)."""
     generation: int | None = getattr(event.message, "generation_id", None)
     return generation
+
+
+def on_consumer_created(app: Any, install: Callable[[], None]) -> None:
+    """Run `install()` once, as soon as faust creates `app`'s consumer (at once if it has one):
+    `app.consumer` is already the new consumer when it runs.
+
+    Guards on the consumer must be in place before it delivers a record. An app task is too
+    late: faust starts app tasks only once table recovery is done, while its fetcher already
+    delivers stream records during recovery (and faust records their gaps, acknowledges and
+    commits them its own way). faust creates the consumer lazily in `App.consumer`, through
+    `App._new_consumer`."""
+    if app._consumer is not None:
+        install()
+        return
+    create = app._new_consumer
+
+    def new_consumer() -> Any:
+        consumer = create()
+        app._consumer = consumer  # what faust's `consumer` property sets on our return
+        install()
+        return consumer
+
+    app._new_consumer = new_consumer
 
 
 def streams_acknowledge_through_the_consumer() -> None:

@@ -271,6 +271,33 @@ async def test_a_registry_outage_holds_records_until_it_answers(
     assert decoded(gate_app, codec, topics.DEAD_LETTERS) == []
 
 
+async def test_the_consumer_is_guarded_from_its_creation_before_any_task_runs(
+    tmp_path: Any,
+) -> None:
+    """faust delivers stream records during table recovery, before it starts app tasks: a
+    consumer faust creates must already refuse gaps on the gate's topics, unreleased
+    acknowledgements and commits past a hole."""
+    from faust.types import TP
+
+    settings = Settings().replace(
+        app_id=f"agents-{uuid.uuid4().hex[:8]}", store="memory://", data_dir=tmp_path
+    )
+    ga = create_app(
+        settings, partitions=1, partner_partitions=1, codec=mock_codec(),
+        with_web_metrics=False, outputs=RecordingOutputs(),
+    )  # fmt: skip
+    consumer = ga.app.consumer  # created now; the app has not started
+    intents = TP(topics.INTENTS.name(settings.topic_prefix), 0)
+    await consumer._add_gap(intents, 433, 761)
+    assert not consumer._gap.get(intents)  # refused: read again, never counted as done
+    message = type("Message", (), {"acked": False, "tp": intents, "offset": 5})()
+    assert consumer.ack(message) is False  # nothing is being released
+    consumer.assignment = lambda: {intents}  # the consumer thread has not started
+    consumer._committed_offset[intents] = 433
+    consumer._acked[intents] = [434, 435]
+    assert consumer._new_offset(intents) is None  # 433 itself was never acknowledged
+
+
 async def test_the_worker_consumer_fetches_with_the_configured_wait_and_size(tmp_path: Any) -> None:
     settings = Settings.from_env(
         {"CONSENTGATE_FETCH_WAIT_S": "0.01", "CONSENTGATE_FETCH_MIN_BYTES": "1048576"}

@@ -810,3 +810,27 @@ def test_aiokafka_starts_its_fetcher_with_the_consumer_fetch_wait_and_size() -> 
     start = inspect.getsource(AIOKafkaConsumer.start)
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
     assert "fetch_min_bytes=self._fetch_min_bytes" in start
+
+
+def test_guards_go_on_the_consumer_when_faust_creates_it() -> None:
+    # faust creates the consumer lazily in `App.consumer` through `App._new_consumer`, and
+    # starts app tasks only once table recovery is done (too late for a guard: its fetcher
+    # delivers stream records during recovery).
+    from faust.app.base import App as FaustApp
+
+    assert "self._consumer = self._new_consumer()" in inspect.getsource(
+        FaustApp.consumer.fget  # type: ignore[attr-defined]
+    )
+    on_started = inspect.getsource(FaustApp.on_started)
+    assert on_started.index("_wait_for_table_recovery_completed") < on_started.index(
+        "on_started_init_extra_tasks"
+    )
+    app = faust.App("compat-created", broker="kafka://127.0.0.1:9", store="memory://")
+    seen: list[Any] = []
+    faust_compat.on_consumer_created(app, lambda: seen.append(app.consumer))
+    assert seen == []  # no consumer yet
+    consumer = app.consumer
+    assert seen == [consumer] and app.consumer is consumer  # installed once, on that consumer
+    later: list[Any] = []
+    faust_compat.on_consumer_created(app, lambda: later.append(app.consumer))
+    assert later == [consumer]  # a consumer already there: at once
