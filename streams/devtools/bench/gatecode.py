@@ -112,21 +112,20 @@ def gate_code_alone(ctx: RunContext) -> None:
     intents = min(ctx.sizes.intents, MAX_INTENTS)
     with ctx.phase("the gate's code alone (no faust, Kafka or RocksDB)"):
         result, _, _ = run_child(gate_code_main, (recipients, intents), "gate-code")
-    decided = max(1, int(result["intents"]))
-    us_per_intent = result["cpu_s"] / decided * 1e6
+    decided = int(result["intents"])
+    cpu_s = float(result["cpu_s"])
+    us_per_intent = cpu_s / max(1, decided) * 1e6
+    per_s = round(decided / cpu_s) if cpu_s > 0 else None
     worker_us = ctx.report.get("cpu_us_per_verdict") or 0.0
     ctx.report["gate_code_us_per_intent"] = round(us_per_intent, 1)
     ctx.report["gate_code"] = {
         "recipients": recipients,
         "intents": decided,
-        "cpu_s": round(result["cpu_s"], 3),
-        "per_s_one_core": round(1e6 / us_per_intent) if us_per_intent > 0 else None,
+        "cpu_s": round(cpu_s, 3),
+        "per_s_one_core": per_s,
         "share_of_worker_cpu_per_verdict": (
             round(us_per_intent / worker_us, 3) if worker_us > 0 else None
         ),
         "sent": result["sent"],
     }
-    ctx.say(
-        f"the gate's code alone: {us_per_intent:,.1f} µs per intent "
-        f"({1e6 / max(us_per_intent, 1e-9):,.0f}/s on one core)"
-    )
+    ctx.say(f"the gate's code alone: {us_per_intent:,.1f} µs per intent ({per_s}/s on one core)")
